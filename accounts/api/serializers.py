@@ -1,0 +1,123 @@
+"""Input validation and output shapes only: rules live in accounts.services."""
+
+from rest_framework import serializers
+
+from accounts.models import Role, Session
+
+PASSWORD_FIELD_MAX = 256
+NOT_WRITABLE_HERE = "This field cannot be changed here."
+
+
+def password_field(**kwargs) -> serializers.CharField:
+    # No trimming: spaces are part of a passphrase (NIST SP 800-63B).
+    return serializers.CharField(
+        max_length=PASSWORD_FIELD_MAX, trim_whitespace=False, write_only=True, **kwargs
+    )
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    is_active = serializers.BooleanField()
+    date_joined = serializers.DateTimeField()
+    last_login = serializers.DateTimeField(allow_null=True)
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    token_type = serializers.CharField(default="bearer")
+    expires_in = serializers.IntegerField()
+    refresh_expires_in = serializers.IntegerField()
+    user = UserSerializer()
+
+
+def token_response(user, pair) -> dict:
+    return {
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "token_type": "bearer",
+        "expires_in": pair.expires_in,
+        "refresh_expires_in": pair.refresh_expires_in,
+        "user": UserSerializer(user).data,
+    }
+
+
+class RegisterSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(max_length=254)
+    password = password_field()
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=254, required=False)
+    email = serializers.CharField(max_length=254, required=False)
+    password = password_field()
+    remember_me = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        identifier = attrs.get("username") or attrs.get("email")
+        if not identifier:
+            raise serializers.ValidationError({"username": ["Give a username or an email address."]})
+        attrs["identifier"] = identifier
+        return attrs
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField(max_length=8192, trim_whitespace=True)
+
+
+class VerifySerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=8192, trim_whitespace=True)
+
+
+class VerifyResponseSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    user_id = serializers.IntegerField(required=False)
+    token_type = serializers.CharField(required=False)
+    expires_at = serializers.DateTimeField(required=False)
+    code = serializers.CharField(required=False)
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    full_name = serializers.CharField(max_length=150, allow_blank=True)
+
+    def validate(self, attrs):
+        forbidden = set(self.initial_data) - set(self.fields)
+        if forbidden:
+            raise serializers.ValidationError({field: [NOT_WRITABLE_HERE] for field in sorted(forbidden)})
+        return attrs
+
+
+class LogoutSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField(max_length=8192, required=False)
+
+
+class ChangePasswordSerializer(serializers.Serializer):
+    current_password = password_field()
+    new_password = password_field()
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = password_field()
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Session
+        fields = ["id", "created_at", "last_used_at", "expires_at", "ip_address", "user_agent", "current"]
+
+    def get_current(self, session: Session) -> bool:
+        return str(session.pk) == self.context.get("current_session_id")

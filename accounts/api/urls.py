@@ -1,0 +1,29 @@
+from django.urls import re_path
+
+from accounts.api import views
+
+
+def route(pattern: str, view, name: str):
+    """The contract's path, with or without a trailing slash, never redirected."""
+    return re_path(rf"^{pattern}/?$", view.as_view(), name=name)
+
+
+urlpatterns = [
+    route("auth/register", views.RegisterView, "auth-register"),
+    route("auth/login", views.LoginView, "auth-login"),
+    route("auth/refresh", views.RefreshView, "auth-refresh"),
+    route("auth/verify", views.VerifyView, "auth-verify"),
+    route("auth/me", views.MeView, "auth-me"),
+    route("auth/profile", views.MeView, "auth-profile"),
+    route("auth/logout", views.LogoutView, "auth-logout"),
+    route("auth/logout-all", views.LogoutAllView, "auth-logout-all"),
+    route("auth/change-password", views.ChangePasswordView, "auth-change-password"),
+    route("auth/sessions", views.SessionListView, "auth-sessions"),
+    route(
+        r"auth/sessions/(?P<session_id>[0-9a-fA-F-]{36})",
+        views.SessionDetailView,
+        "auth-session-detail",
+    ),
+    route("auth/password-reset", views.PasswordResetView, "auth-password-reset"),
+    route("auth/password-reset/confirm", views.PasswordResetConfirmView, "auth-password-reset-confirm"),
+]

@@ -1,0 +1,211 @@
+"""Thin views: validate input, call one service, render output."""
+
+from http import HTTPStatus
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.api import serializers as s
+from accounts.client import RequestMeta
+from accounts.models import RevokeReason
+from accounts.permissions import HasScope, Scope
+from config.health import health_status
+
+
+def _token_response(user, pair, status=HTTPStatus.OK) -> Response:
+    # RFC 6749 5.1: responses carrying tokens must not be cached.
+    return Response(
+        s.token_response(user, pair), status=status, headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
+    )
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _session_id(request) -> str | None:
+    """The sid of the access token that authenticated the request (None for an API key)."""
+    sid = getattr(request.auth, "get", lambda _k: None)("sid")
+    return str(sid) if sid else None
+
+
+class PublicView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class ServiceInfoView(PublicView):
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response({"service": "gatehouse", "version": "1", "docs": "/api/docs"})
+
+
+class HealthView(PublicView):
+    @extend_schema(responses={200: dict, 503: dict})
+    def get(self, request):
+        body = health_status()
+        status = HTTPStatus.OK if body["status"] == "ok" else HTTPStatus.SERVICE_UNAVAILABLE
+        return Response(body, status=status, headers={"Cache-Control": "no-store"})
+
+
+class RegisterView(PublicView):
+    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer})
+    def post(self, request):
+        data = _valid(s.RegisterSerializer, request)
+        user = services.user_create(
+            username=data["username"],
+            email=data["email"],
+            password=data["password"],
+            full_name=data["full_name"],
+            meta=RequestMeta.from_request(request),
+        )
+        return Response(s.UserSerializer(user).data, status=HTTPStatus.CREATED)
+
+
+class LoginView(PublicView):
+    @extend_schema(request=s.LoginSerializer, responses={200: s.TokenResponseSerializer})
+    def post(self, request):
+        data = _valid(s.LoginSerializer, request)
+        user, pair = services.login(
+            request=request._request,  # axes records failures against the Django request
+            identifier=data["identifier"],
+            password=data["password"],
+            remember_me=data["remember_me"],
+            meta=RequestMeta.from_request(request),
+        )
+        return _token_response(user, pair)
+
+
+class RefreshView(PublicView):
+    @extend_schema(request=s.RefreshSerializer, responses={200: s.TokenResponseSerializer})
+    def post(self, request):
+        data = _valid(s.RefreshSerializer, request)
+        user, pair = services.refresh_token_rotate(
+            raw_token=data["refresh_token"], meta=RequestMeta.from_request(request)
+        )
+        return _token_response(user, pair)
+
+
+class VerifyView(PublicView):
+    @extend_schema(request=s.VerifySerializer, responses={200: s.VerifyResponseSerializer})
+    def post(self, request):
+        data = _valid(s.VerifySerializer, request)
+        result = selectors.token_verify(raw_token=data["token"])
+        return Response(s.VerifyResponseSerializer(result).data, headers={"Cache-Control": "no-store"})
+
+
+class PasswordResetView(PublicView):
+    @extend_schema(request=s.PasswordResetSerializer, responses={202: None})
+    def post(self, request):
+        data = _valid(s.PasswordResetSerializer, request)
+        services.password_reset_request(
+            email=data["email"],
+            reset_url=lambda uid, token: request.build_absolute_uri(
+                reverse("password-reset-page", kwargs={"uidb64": uid, "token": token})
+            ),
+            meta=RequestMeta.from_request(request),
+        )
+        return Response(status=HTTPStatus.ACCEPTED)
+
+
+class PasswordResetConfirmView(PublicView):
+    @extend_schema(request=s.PasswordResetConfirmSerializer, responses={204: None})
+    def post(self, request):
+        data = _valid(s.PasswordResetConfirmSerializer, request)
+        services.password_reset_complete(
+            uidb64=data["uid"],
+            token=data["token"],
+            new_password=data["new_password"],
+            meta=RequestMeta.from_request(request),
+        )
+        return Response(status=HTTPStatus.NO_CONTENT)
+
+
+class MeView(APIView):
+    permission_classes = [HasScope]
+    required_scopes = {"GET": Scope.PROFILE_READ, "PATCH": Scope.PROFILE_WRITE}
+
+    @extend_schema(responses={200: s.UserSerializer})
+    def get(self, request):
+        return Response(s.UserSerializer(request.user).data)
+
+    @extend_schema(request=s.ProfileUpdateSerializer, responses={200: s.UserSerializer})
+    def patch(self, request):
+        data = _valid(s.ProfileUpdateSerializer, request)
+        user = services.user_profile_update(
+            user=request.user, full_name=data["full_name"], meta=RequestMeta.from_request(request)
+        )
+        return Response(s.UserSerializer(user).data)
+
+
+class LogoutView(APIView):
+    permission_classes = [HasScope]
+    required_scopes = {"POST": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=s.LogoutSerializer, responses={204: None})
+    def post(self, request):
+        data = _valid(s.LogoutSerializer, request)
+        services.logout(
+            user=request.user,
+            session_id=_session_id(request),
+            raw_refresh=data.get("refresh_token"),
+            meta=RequestMeta.from_request(request),
+        )
+        return Response(status=HTTPStatus.NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    permission_classes = [HasScope]
+    required_scopes = {"POST": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        services.session_revoke_all(
+            user=request.user, reason=RevokeReason.LOGOUT_ALL, meta=RequestMeta.from_request(request)
+        )
+        return Response(status=HTTPStatus.NO_CONTENT)
+
+
+class ChangePasswordView(APIView):
+    permission_classes = [HasScope]
+    required_scopes = {"POST": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=s.ChangePasswordSerializer, responses={200: s.TokenResponseSerializer})
+    def post(self, request):
+        data = _valid(s.ChangePasswordSerializer, request)
+        user, pair = services.password_change(
+            user=request.user,
+            current_password=data["current_password"],
+            new_password=data["new_password"],
+            meta=RequestMeta.from_request(request),
+        )
+        return _token_response(user, pair)
+
+
+class SessionListView(APIView):
+    permission_classes = [HasScope]
+    required_scopes = {"GET": Scope.PROFILE_READ}
+
+    @extend_schema(responses={200: s.SessionSerializer(many=True)})
+    def get(self, request):
+        sessions = selectors.session_list_for_user(user=request.user)
+        context = {"current_session_id": _session_id(request)}
+        return Response(s.SessionSerializer(sessions, many=True, context=context).data)
+
+
+class SessionDetailView(APIView):
+    permission_classes = [HasScope]
+    required_scopes = {"DELETE": Scope.PROFILE_WRITE}
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, session_id):
+        services.session_revoke(
+            user=request.user, session_id=session_id, meta=RequestMeta.from_request(request)
+        )
+        return Response(status=HTTPStatus.NO_CONTENT)

@@ -1,0 +1,28 @@
+from django.contrib.auth.backends import ModelBackend
+from django.db.models.functions import Lower
+
+from accounts.models import User
+
+
+class UsernameOrEmailBackend(ModelBackend):
+    """Password login by username or email, both case-insensitive.
+
+    Unknown users cost one password hash too, so timing does not reveal who exists.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if not isinstance(username, str) or not isinstance(password, str):
+            return None
+        identifier = username.strip().lower()
+        field = "email" if "@" in identifier else "username"
+        user = (
+            User.objects.alias(lookup=Lower(field)).filter(lookup=identifier).first()
+            if identifier
+            else None
+        )
+        if user is None:
+            User().set_password(password)
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None

@@ -1,0 +1,66 @@
+"""Who is calling: the client IP behind trusted proxies, the user agent, the login name."""
+
+import ipaddress
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest
+
+USER_AGENT_MAX_LENGTH = 512
+
+
+def _valid_ip(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """REMOTE_ADDR, or the X-Forwarded-For hop appended by the outermost trusted proxy.
+
+    Each trusted proxy appends the address it saw, so with N trusted proxies the client is
+    the N-th entry from the right; anything left of it was written by the client itself.
+    """
+    cached = getattr(request, "_gatehouse_client_ip", None)
+    if cached is not None:
+        return cached or None
+    remote = _valid_ip(request.META.get("REMOTE_ADDR", "") or "")
+    ip = remote
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops > 0:
+        forwarded = [part for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if len(forwarded) >= hops and forwarded[-hops].strip():
+            ip = _valid_ip(forwarded[-hops]) or remote
+    request._gatehouse_client_ip = ip or ""
+    return ip
+
+
+def client_user_agent(request: HttpRequest) -> str:
+    return (request.META.get("HTTP_USER_AGENT") or "")[:USER_AGENT_MAX_LENGTH]
+
+
+def login_identifier(request: HttpRequest, credentials: dict | None) -> str | None:
+    """The name axes counts failures under: what the client typed, case-folded."""
+    raw = (credentials or {}).get("username")
+    return raw.strip().lower() if isinstance(raw, str) else raw
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """Where a write came from, for sessions and the audit trail."""
+
+    ip_address: str | None = None
+    user_agent: str = ""
+    request_id: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> "RequestMeta":
+        return cls(
+            ip_address=client_ip(request),
+            user_agent=client_user_agent(request),
+            request_id=getattr(request, "request_id", "") or "",
+        )
+
+
+SYSTEM = RequestMeta()

@@ -1,0 +1,60 @@
+"""Errors the accounts services raise; config.errors renders them."""
+
+from http import HTTPStatus
+
+from config.errors import ServiceError
+
+INVALID_CREDENTIALS = "The username or password is incorrect."
+ACCOUNT_LOCKED = "Too many failed logins. Try again later."
+ACCOUNT_INACTIVE = "This account is inactive."
+TOKEN_NOT_VALID = "The token is not valid."
+TOKEN_EXPIRED = "The token has expired."
+TOKEN_REVOKED = "The token has been revoked."
+TOKEN_REUSED = "This refresh token was already used; the session has been revoked."
+WRONG_CURRENT_PASSWORD = "The current password is incorrect."
+RESET_LINK_INVALID = "The password reset link is invalid or has expired."
+NO_SESSION = "There is no session to log out of."
+
+
+class InvalidCredentials(ServiceError):
+    status = HTTPStatus.UNAUTHORIZED
+    code = "invalid_credentials"
+    message = INVALID_CREDENTIALS
+
+
+class AccountLocked(ServiceError):
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    code = "account_locked"
+    message = ACCOUNT_LOCKED
+
+
+class TokenNotValid(ServiceError):
+    status = HTTPStatus.UNAUTHORIZED
+    code = "token_not_valid"
+    message = TOKEN_NOT_VALID
+
+
+class TokenExpired(TokenNotValid):
+    code = "token_expired"
+    message = TOKEN_EXPIRED
+
+
+class TokenRevoked(TokenNotValid):
+    code = "token_revoked"
+    message = TOKEN_REVOKED
+
+
+class TokenReused(TokenNotValid):
+    code = "token_reused"
+    message = TOKEN_REUSED
+
+
+class PasswordInvalid(ServiceError):
+    code = "password_invalid"
+
+
+class CurrentPasswordWrong(ServiceError):
+    """400, not 401: the access token is fine, the password in the body is not."""
+
+    code = "invalid_credentials"
+    message = WRONG_CURRENT_PASSWORD

@@ -1,0 +1,45 @@
+"""The small HTML page a password-reset email links to."""
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import SetPasswordForm
+from django.urls import reverse_lazy
+
+from accounts import services
+from accounts.client import RequestMeta
+
+
+class ResetPasswordForm(SetPasswordForm):
+    def __init__(self, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    def clean_new_password2(self):
+        password = super().clean_new_password2()
+        if password and len(password) > services.PASSWORD_MAX_LENGTH:
+            self.add_error("new_password2", "This password is too long.")
+        return password
+
+    def save(self, commit=True):
+        services.password_reset_finish(
+            user=self.user,
+            new_password=self.cleaned_data["new_password1"],
+            meta=RequestMeta.from_request(self.request),
+        )
+        return self.user
+
+
+class ResetPasswordPageView(auth_views.PasswordResetConfirmView):
+    """Django's confirm view (it moves the token out of the URL before the form shows),
+    finishing through the same service as the API."""
+
+    form_class = ResetPasswordForm
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("password-reset-done")
+    post_reset_login = False
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+
+class ResetPasswordDoneView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_done.html"

@@ -1,0 +1,53 @@
+"""Who may call what: roles, and scopes (an API key's, or all that a JWT user's role allows)."""
+
+from django.db import models
+from rest_framework.permissions import BasePermission
+
+from accounts.models import Role
+
+
+class Scope(models.TextChoices):
+    PROFILE_READ = "profile:read", "Read own profile"
+    PROFILE_WRITE = "profile:write", "Change own profile and sessions"
+    KEYS_READ = "keys:read", "List own API keys"
+    KEYS_WRITE = "keys:write", "Create and revoke own API keys"
+    ADMIN_READ = "admin:read", "Read users, stats and the audit log"
+    ADMIN_WRITE = "admin:write", "Change users, sessions and keys"
+
+
+_SELF_SERVICE = frozenset(
+    {Scope.PROFILE_READ, Scope.PROFILE_WRITE, Scope.KEYS_READ, Scope.KEYS_WRITE}
+)
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    Role.ADMIN: frozenset(Scope.values),
+    Role.DEVELOPER: _SELF_SERVICE,
+    Role.USER: _SELF_SERVICE,
+    Role.SERVICE_ACCOUNT: _SELF_SERVICE,
+    Role.GUEST: frozenset({Scope.PROFILE_READ, Scope.PROFILE_WRITE, Scope.KEYS_READ}),
+}
+
+
+def effective_scopes(request) -> frozenset[str]:
+    """A JWT user has every scope of their role; a key has its own scopes within its owner's."""
+    allowed = ROLE_SCOPES.get(request.user.role, frozenset())
+    key_scopes = getattr(request.auth, "scopes", None)
+    if key_scopes is None:
+        return allowed
+    return allowed & frozenset(key_scopes)
+
+
+class HasScope(BasePermission):
+    """Requires the scope the view names for the request's method in `required_scopes`."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        required = getattr(view, "required_scopes", {}).get(request.method)
+        if required is None:
+            return request.method == "OPTIONS"
+        return required in effective_scopes(request)
+
+
+class IsAdminRole(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.role == Role.ADMIN)

@@ -1,0 +1,42 @@
+"""Reads that carry a rule: which sessions a user sees, whether a token is still good."""
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework_simplejwt.utils import datetime_from_epoch
+
+from accounts import auth_state
+from accounts.errors import TokenNotValid, TokenRevoked
+from accounts.models import Session, User
+from accounts.tokens import any_token_decode
+
+
+def session_list_for_user(*, user: User) -> QuerySet[Session]:
+    """The user's live sessions, newest first."""
+    return Session.objects.filter(
+        user_id=user.pk, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).order_by("-created_at")
+
+
+def token_verify(*, raw_token: str) -> dict:
+    """Whether a token would be accepted now; never raises for a bad token."""
+    try:
+        token = any_token_decode(raw_token)
+        token_type = token["token_type"]
+        if token_type == "access":
+            user = auth_state.principal_get(user_id=str(token["sub"]), session_id=str(token["sid"]))
+            user_id = user.id
+        else:
+            session = auth_state.session_for_refresh(token)
+            if session is None or str(session.user_id) != str(token["sub"]):
+                raise TokenNotValid()
+            if session.refresh_jti != token["jti"] or not session.is_live() or not session.user.is_active:
+                raise TokenRevoked()
+            user_id = session.user_id
+    except TokenNotValid as exc:
+        return {"valid": False, "code": exc.code}
+    return {
+        "valid": True,
+        "user_id": user_id,
+        "token_type": token_type,
+        "expires_at": datetime_from_epoch(token["exp"]),
+    }

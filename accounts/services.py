@@ -1,0 +1,335 @@
+"""Every write to accounts and sessions. Views, the admin and commands all come through here."""
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from accounts import auth_state
+from accounts.client import SYSTEM, RequestMeta
+from accounts.errors import (
+    NO_SESSION,
+    RESET_LINK_INVALID,
+    WRONG_CURRENT_PASSWORD,
+    AccountLocked,
+    CurrentPasswordWrong,
+    InvalidCredentials,
+    PasswordInvalid,
+    TokenNotValid,
+    TokenReused,
+    TokenRevoked,
+)
+from accounts.models import RevokeReason, Role, Session, User, username_validator
+from accounts.tokens import TokenPair, refresh_lifetime, refresh_token_decode, token_pair_issue
+from accounts.validators import PASSWORD_TOO_LONG
+from config.errors import NotFound, ServiceError
+
+logger = logging.getLogger("gatehouse.accounts")
+
+USERNAME_TAKEN = "This username is not available."
+EMAIL_TAKEN = "An account with this email address already exists."
+UNKNOWN_ROLE = "Unknown role."
+PASSWORD_MAX_LENGTH = 256
+
+
+# --- Users ------------------------------------------------------------------------
+
+
+def password_check(*, password: str, user: User | None, field: str = "password") -> None:
+    """Length first (cheap, and caps the work of the other validators), then Django's validators."""
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise PasswordInvalid(errors={field: [PASSWORD_TOO_LONG % {"max_length": PASSWORD_MAX_LENGTH}]})
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise PasswordInvalid(errors={field: list(exc.messages)}) from None
+
+
+def _validate_identity(*, username: str, email: str, exclude_pk: int | None = None) -> None:
+    errors: dict[str, list[str]] = {}
+    try:
+        username_validator(username)
+    except DjangoValidationError as exc:
+        errors["username"] = list(exc.messages)
+    try:
+        validate_email(email)
+    except DjangoValidationError as exc:
+        errors["email"] = list(exc.messages)
+    others = User.objects.exclude(pk=exclude_pk) if exclude_pk else User.objects.all()
+    if "username" not in errors and others.alias(u=Lower("username")).filter(u=username.lower()).exists():
+        errors["username"] = [USERNAME_TAKEN]
+    if "email" not in errors and others.alias(e=Lower("email")).filter(e=email.lower()).exists():
+        errors["email"] = [EMAIL_TAKEN]
+    if errors:
+        raise ServiceError(errors=errors)
+
+
+def user_create(
+    *,
+    username: str,
+    email: str,
+    password: str | None,
+    full_name: str = "",
+    role: str = Role.USER,
+    meta: RequestMeta = SYSTEM,
+) -> User:
+    """Create an account; `password=None` makes one that cannot log in with a password."""
+    username, email, full_name = username.strip(), email.strip(), full_name.strip()
+    if role not in Role.values:
+        raise ServiceError(errors={"role": [UNKNOWN_ROLE]})
+    _validate_identity(username=username, email=email)
+    user = User(username=username, email=email, full_name=full_name, role=role)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        password_check(password=password, user=user)
+        user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # Lost a race with a concurrent registration of the same name or address.
+        _validate_identity(username=username, email=email)
+        raise
+    return user
+
+
+def user_profile_update(*, user: User, full_name: str, meta: RequestMeta = SYSTEM) -> User:
+    """Change what a user may change about themselves: their display name."""
+    user = User.objects.get(pk=user.pk)
+    user.full_name = full_name.strip()
+    with transaction.atomic():
+        user.save(update_fields=["full_name"])
+        auth_state.publish_user_changed(user.pk)
+    return user
+
+
+def user_set_role(*, user: User, role: str, meta: RequestMeta = SYSTEM) -> User:
+    """Change a user's role; takes effect on their very next request."""
+    if role not in Role.values:
+        raise ServiceError(errors={"role": [UNKNOWN_ROLE]})
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.role != role:
+            user.role = role
+            user.save(update_fields=["role"])
+            auth_state.publish_user_changed(user.pk)
+    return user
+
+
+# --- Login and sessions ------------------------------------------------------------
+
+
+def _session_start(*, user: User, remember_me: bool, meta: RequestMeta) -> tuple[Session, TokenPair]:
+    now = timezone.now()
+    session = Session(
+        user=user,
+        remember_me=remember_me,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + refresh_lifetime(remember_me=remember_me),
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent,
+    )
+    pair = token_pair_issue(session=session, user=user)
+    session.refresh_jti = pair.refresh_jti
+    session.expires_at = pair.refresh_expires_at
+    session.save()
+    return session, pair
+
+
+def login(
+    *, request, identifier: str, password: str, remember_me: bool, meta: RequestMeta
+) -> tuple[User, TokenPair]:
+    """Check a password (axes counts failures), then open a session and issue its first tokens."""
+    user = authenticate(request, username=identifier, password=password)
+    if user is None:
+        if getattr(request, "axes_locked_out", False):
+            raise AccountLocked(retry_after=int(settings.AXES_COOLOFF_TIME.total_seconds()))
+        raise InvalidCredentials()
+    with transaction.atomic():
+        user.last_login = timezone.now()
+        user.save(update_fields=["last_login"])
+        _session, pair = _session_start(user=user, remember_me=remember_me, meta=meta)
+        auth_state.publish_user_changed(user.pk)
+    return user, pair
+
+
+class _Reuse(Exception):
+    """A refresh token that is not the session's current one: it was used before."""
+
+
+def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[User, TokenPair]:
+    """Swap a refresh token for a new pair, once. A second use revokes the whole session."""
+    claims = refresh_token_decode(raw_token)
+    session_id, jti = str(claims["sid"]), str(claims["jti"])
+    if not auth_state.is_uuid(session_id):
+        raise TokenNotValid()
+    try:
+        with transaction.atomic():
+            return _rotate(session_id=session_id, jti=jti, subject=str(claims["sub"]), meta=meta)
+    except _Reuse:
+        with transaction.atomic():
+            session = Session.objects.select_for_update().get(pk=session_id)
+            if session.revoked_at is None:
+                _sessions_revoke([session], reason=RevokeReason.TOKEN_REUSE)
+        logger.warning("refresh token reuse detected; session %s revoked", session_id)
+        raise TokenReused() from None
+
+
+def _rotate(*, session_id: str, jti: str, subject: str, meta: RequestMeta) -> tuple[User, TokenPair]:
+    session = Session.objects.select_related("user").filter(pk=session_id).first()
+    if session is None or str(session.user_id) != subject:
+        raise TokenNotValid()
+    if session.refresh_jti != jti:
+        raise _Reuse()
+    user = session.user
+    if not session.is_live() or not user.is_active:
+        raise TokenRevoked()
+    pair = token_pair_issue(session=session, user=user)
+    # Compare-and-swap on the current jti: of concurrent refreshes exactly one matches.
+    swapped = Session.objects.filter(pk=session_id, refresh_jti=jti, revoked_at__isnull=True).update(
+        refresh_jti=pair.refresh_jti,
+        last_used_at=timezone.now(),
+        expires_at=pair.refresh_expires_at,
+    )
+    if swapped != 1:
+        raise _Reuse()
+    _blacklist(jtis=[jti])
+    return user, pair
+
+
+def _blacklist(*, jtis: list[str]) -> None:
+    tokens = OutstandingToken.objects.filter(jti__in=jtis).exclude(blacklistedtoken__isnull=False)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in tokens], ignore_conflicts=True
+    )
+
+
+def _sessions_revoke(sessions: list[Session], *, reason: str) -> int:
+    """Mark live sessions revoked, blacklist their refresh tokens and tell every process."""
+    live = [s for s in sessions if s.revoked_at is None]
+    if not live:
+        return 0
+    now = timezone.now()
+    Session.objects.filter(pk__in=[s.pk for s in live], revoked_at__isnull=True).update(
+        revoked_at=now, revoked_reason=reason
+    )
+    _blacklist(jtis=[s.refresh_jti for s in live])
+    for session in live:
+        session.revoked_at, session.revoked_reason = now, reason
+    auth_state.publish_sessions_revoked(live)
+    return len(live)
+
+
+def session_revoke(*, user: User, session_id, reason: str = RevokeReason.USER, meta: RequestMeta = SYSTEM) -> None:
+    """Revoke one of the user's sessions; another user's session is NotFound."""
+    with transaction.atomic():
+        session = Session.objects.select_for_update().filter(pk=session_id, user_id=user.pk).first()
+        if session is None:
+            raise NotFound()
+        _sessions_revoke([session], reason=reason)
+
+
+def session_revoke_all(*, user: User, reason: str, meta: RequestMeta = SYSTEM, keep_session_id=None) -> int:
+    """Revoke every live session of the user (except `keep_session_id`); returns how many."""
+    with transaction.atomic():
+        sessions = Session.objects.select_for_update().filter(user_id=user.pk, revoked_at__isnull=True)
+        if keep_session_id is not None:
+            sessions = sessions.exclude(pk=keep_session_id)
+        return _sessions_revoke(list(sessions), reason=reason)
+
+
+def logout(*, user: User, session_id: str | None, raw_refresh: str | None, meta: RequestMeta) -> None:
+    """End the caller's current session (from the access token, else the refresh token given)."""
+    if session_id is None and raw_refresh:
+        try:
+            claims = refresh_token_decode(raw_refresh)
+        except TokenNotValid:
+            raise ServiceError(errors={"refresh_token": ["This refresh token is not valid."]}) from None
+        session_id = str(claims["sid"])
+    if session_id is None:
+        raise ServiceError(NO_SESSION, errors={"refresh_token": [NO_SESSION]})
+    session_revoke(user=user, session_id=session_id, reason=RevokeReason.LOGOUT, meta=meta)
+
+
+# --- Passwords -----------------------------------------------------------------------
+
+
+def password_change(
+    *, user: User, current_password: str, new_password: str, meta: RequestMeta
+) -> tuple[User, TokenPair]:
+    """Change a known password: every session ends and a fresh one starts for this client."""
+    user = User.objects.get(pk=user.pk)
+    if len(current_password) > PASSWORD_MAX_LENGTH or not user.check_password(current_password):
+        raise CurrentPasswordWrong(errors={"current_password": [WRONG_CURRENT_PASSWORD]})
+    password_check(password=new_password, user=user, field="new_password")
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        session_revoke_all(user=user, reason=RevokeReason.PASSWORD_CHANGE, meta=meta)
+        _session, pair = _session_start(user=user, remember_me=False, meta=meta)
+    return user, pair
+
+
+def password_reset_request(*, email: str, reset_url: Callable[[str, str], str], meta: RequestMeta) -> None:
+    """Mail a reset link if an active account has this address; say nothing either way."""
+    user = (
+        User.objects.alias(e=Lower("email")).filter(e=email.strip().lower(), is_active=True).first()
+        if isinstance(email, str)
+        else None
+    )
+    if user is None or not user.has_usable_password():
+        return
+    uidb64 = urlsafe_base64_encode(str(user.pk).encode())
+    token = default_token_generator.make_token(user)
+    link = reset_url(uidb64, token)
+    body = (
+        f"Someone asked to reset the password of the Gatehouse account {user.username}.\n\n"
+        f"To choose a new password, open this link within an hour:\n{link}\n\n"
+        "If it was not you, ignore this message: your password has not changed.\n"
+    )
+    transaction.on_commit(
+        lambda: send_mail("Reset your Gatehouse password", body, None, [user.email])
+    )
+
+
+def password_reset_user(*, uidb64: str, token: str) -> User | None:
+    """The user a reset link is for, if the link is still good."""
+    try:
+        pk = int(force_str(urlsafe_base64_decode(uidb64)))
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
+        return None
+    user = User.objects.filter(pk=pk, is_active=True).first()
+    if user is None or not default_token_generator.check_token(user, token):
+        return None
+    return user
+
+
+def password_reset_finish(*, user: User, new_password: str, meta: RequestMeta = SYSTEM) -> None:
+    """Set the password from a checked reset link; every session of the user ends."""
+    password_check(password=new_password, user=user, field="new_password")
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        session_revoke_all(user=user, reason=RevokeReason.PASSWORD_RESET, meta=meta)
+
+
+def password_reset_complete(*, uidb64: str, token: str, new_password: str, meta: RequestMeta) -> None:
+    """The API side of a reset: check the link's uid and token, then set the password."""
+    user = password_reset_user(uidb64=uidb64, token=token)
+    if user is None:
+        raise ServiceError(RESET_LINK_INVALID, errors={"token": [RESET_LINK_INVALID]})
+    password_reset_finish(user=user, new_password=new_password, meta=meta)

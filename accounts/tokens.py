@@ -1,0 +1,117 @@
+"""JWTs, issued and checked by simplejwt. Gatehouse adds the session id (`sid`) and role."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.tokens import AccessToken, Token, UntypedToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
+
+from accounts.errors import TokenExpired, TokenNotValid
+from accounts.models import Session, User
+
+
+class SessionRefreshToken(Token):
+    """A refresh token. Not simplejwt's RefreshToken: rotation, reuse detection and the
+    blacklist are done by accounts.services against the session row, atomically."""
+
+    token_type = "refresh"
+    lifetime = api_settings.REFRESH_TOKEN_LIFETIME
+
+
+class SessionAccessToken(AccessToken):
+    token_type = "access"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    refresh_jti: str
+    expires_in: int
+    refresh_expires_in: int
+    refresh_expires_at: datetime
+
+
+def refresh_lifetime(*, remember_me: bool) -> timedelta:
+    seconds = (
+        settings.REFRESH_TOKEN_REMEMBER_ME_SECONDS
+        if remember_me
+        else settings.REFRESH_TOKEN_LIFETIME_SECONDS
+    )
+    return timedelta(seconds=seconds)
+
+
+def token_digest(raw: str) -> str:
+    """What the outstanding-token table keeps instead of a usable bearer token."""
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def token_pair_issue(*, session: Session, user: User) -> TokenPair:
+    """Sign a new access/refresh pair for the session and record the refresh token's jti."""
+    refresh = SessionRefreshToken()
+    lifetime = refresh_lifetime(remember_me=session.remember_me)
+    refresh.set_exp(from_time=refresh.current_time, lifetime=lifetime)
+    refresh["sub"] = str(user.pk)
+    refresh["sid"] = str(session.pk)
+
+    access = SessionAccessToken()
+    access.set_exp(from_time=refresh.current_time)
+    access.set_iat(at_time=refresh.current_time)
+    access["sub"] = str(user.pk)
+    access["sid"] = str(session.pk)
+    access["role"] = user.role
+
+    raw_refresh = str(refresh)
+    expires_at = datetime_from_epoch(refresh["exp"])
+    OutstandingToken.objects.create(
+        user=user,
+        jti=refresh["jti"],
+        token=token_digest(raw_refresh),
+        created_at=refresh.current_time,
+        expires_at=expires_at,
+    )
+    return TokenPair(
+        access_token=str(access),
+        refresh_token=raw_refresh,
+        refresh_jti=refresh["jti"],
+        expires_in=int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds()),
+        refresh_expires_in=int(lifetime.total_seconds()),
+        refresh_expires_at=expires_at,
+    )
+
+
+def _decode(token_class: type[Token], raw) -> Token:
+    if not isinstance(raw, str) or not raw or len(raw) > 8192:
+        raise TokenNotValid()
+    try:
+        token = token_class(raw)
+    except ExpiredTokenError:
+        raise TokenExpired() from None
+    except (TokenError, ValueError, TypeError, UnicodeError):
+        raise TokenNotValid() from None
+    for claim in ("sub", "sid", "jti", "exp"):
+        if not isinstance(token.payload.get(claim), (str, int)):
+            raise TokenNotValid()
+    return token
+
+
+def access_token_decode(raw: str) -> Token:
+    """Signature, algorithm, exp, iss, aud and token_type checked; raises TokenNotValid/Expired."""
+    return _decode(SessionAccessToken, raw)
+
+
+def refresh_token_decode(raw: str) -> Token:
+    return _decode(SessionRefreshToken, raw)
+
+
+def any_token_decode(raw: str) -> Token:
+    """For /verify: an access or a refresh token, whichever it is."""
+    token = _decode(UntypedToken, raw)
+    if token.payload.get(api_settings.TOKEN_TYPE_CLAIM) not in ("access", "refresh"):
+        raise TokenNotValid()
+    return token

@@ -1,0 +1,38 @@
+"""Liveness of the parts Gatehouse cannot work without."""
+
+import logging
+import secrets
+
+from django.core.cache import cache
+from django.db import connection
+
+logger = logging.getLogger("gatehouse.health")
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except Exception:
+        logger.warning("health: database unreachable", exc_info=True)
+        return False
+
+
+def _cache_ok() -> bool:
+    probe = secrets.token_hex(8)
+    try:
+        cache.set("health:probe", probe, 10)
+        return cache.get("health:probe") == probe
+    except Exception:
+        logger.warning("health: cache unreachable", exc_info=True)
+        return False
+
+
+def health_status() -> dict:
+    database, cache_ = _database_ok(), _cache_ok()
+    return {
+        "status": "ok" if database and cache_ else "error",
+        "database": "ok" if database else "down",
+        "cache": "ok" if cache_ else "down",
+    }

@@ -1,0 +1,23 @@
+"""Local development: SQLite and a local-memory cache, no variables needed."""
+
+import secrets
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, derived_key, env_str, simple_jwt_settings
+
+DEBUG = True
+
+
+def _local_secret_key() -> str:
+    """A random key made once per checkout, so tokens survive a restart of runserver."""
+    path = BASE_DIR / ".local-secret-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _local_secret_key()
+SIMPLE_JWT = simple_jwt_settings(
+    env_str("JWT_SIGNING_KEY") or derived_key("gatehouse.jwt", SECRET_KEY)
+)

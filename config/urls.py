@@ -1,0 +1,40 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.api import views as account_views
+from accounts.api.urls import route
+from config import exception_handler
+from accounts.pages import ResetPasswordDoneView, ResetPasswordPageView
+
+
+
+def api_not_found(request, *args, **kwargs):
+    return exception_handler.handler404(request)
+
+
+handler400 = "config.exception_handler.handler400"
+handler403 = "config.exception_handler.handler403"
+handler404 = "config.exception_handler.handler404"
+handler500 = "config.exception_handler.handler500"
+
+api_v1 = [
+    re_path(r"^$", account_views.ServiceInfoView.as_view(), name="api-root"),
+    route("health", account_views.HealthView, "api-health"),
+    path("", include("accounts.api.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="api-schema"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "reset-password/<uidb64>/<token>/",
+        ResetPasswordPageView.as_view(),
+        name="password-reset-page",
+    ),
+    path("reset-password/done/", ResetPasswordDoneView.as_view(), name="password-reset-done"),
+    path("admin/", admin.site.urls),
+    # Anything else under /api/ is a JSON 404, in DEBUG too.
+    re_path(r"^api/", api_not_found),
+]
