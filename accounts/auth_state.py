@@ -148,3 +148,11 @@ def session_for_refresh(claims) -> Session | None:
     if not is_uuid(session_id):
         return None
     return Session.objects.select_related("user").filter(pk=session_id).first()
+
+
+def user_for_output(user):
+    """What to serialize for the user: the cached snapshot when that is all we have, so
+    rendering /me needs no query (a serializer's isinstance checks would load the row)."""
+    if type(user) is SnapshotUser and user._wrapped is empty:
+        return user.__dict__["_snapshot"]
+    return user

@@ -1,11 +1,13 @@
 """The small HTML page a password-reset email links to."""
 
+from django import forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import SetPasswordForm
 from django.urls import reverse_lazy
 
 from accounts import services
 from accounts.client import RequestMeta
+from accounts.validators import PASSWORD_TOO_LONG
 
 
 class ResetPasswordForm(SetPasswordForm):
@@ -13,11 +15,14 @@ class ResetPasswordForm(SetPasswordForm):
         self.request = request
         super().__init__(*args, **kwargs)
 
-    def clean_new_password2(self):
-        password = super().clean_new_password2()
-        if password and len(password) > services.PASSWORD_MAX_LENGTH:
-            self.add_error("new_password2", "This password is too long.")
-        return password
+    def clean(self):
+        # Before Django's validators: their similarity check is slow on huge input.
+        password = self.cleaned_data.get("new_password1") or ""
+        if len(password) > services.PASSWORD_MAX_LENGTH:
+            raise forms.ValidationError(
+                PASSWORD_TOO_LONG % {"max_length": services.PASSWORD_MAX_LENGTH}
+            )
+        return super().clean()
 
     def save(self, commit=True):
         services.password_reset_finish(

@@ -129,6 +129,28 @@ def user_set_role(*, user: User, role: str, meta: RequestMeta = SYSTEM) -> User:
     return user
 
 
+def user_set_active(*, user: User, is_active: bool, meta: RequestMeta = SYSTEM) -> User:
+    """Activate or deactivate; deactivation ends every session at once."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.is_active != is_active:
+            user.is_active = is_active
+            user.save(update_fields=["is_active"])
+            auth_state.publish_user_changed(user.pk)
+        if not is_active:
+            session_revoke_all(user=user, reason=RevokeReason.DEACTIVATED, meta=meta)
+    return user
+
+
+def user_delete(*, user: User, meta: RequestMeta = SYSTEM) -> None:
+    """Delete an account; its sessions die with it, in every process."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        session_revoke_all(user=user, reason=RevokeReason.ADMIN, meta=meta)
+        auth_state.publish_user_changed(user.pk)
+        user.delete()
+
+
 # --- Login and sessions ------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ class ServiceError(Exception):
     """A rule refused the request. Subclasses set the HTTP status, stable code and message."""
 
     status: int = HTTPStatus.BAD_REQUEST
-    code: str = "invalid"
+    code: str = "validation_error"
     message: str = VALIDATION_FAILED
 
     def __init__(

@@ -8,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import auth_state, selectors, services
 from accounts.api import serializers as s
 from accounts.client import RequestMeta
 from accounts.models import RevokeReason
@@ -133,7 +133,7 @@ class MeView(APIView):
 
     @extend_schema(responses={200: s.UserSerializer})
     def get(self, request):
-        return Response(s.UserSerializer(request.user).data)
+        return Response(s.UserSerializer(auth_state.user_for_output(request.user)).data)
 
     @extend_schema(request=s.ProfileUpdateSerializer, responses={200: s.UserSerializer})
     def patch(self, request):

@@ -1,0 +1,57 @@
+import getpass
+import secrets
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts import services
+from accounts.models import Role
+from config.errors import ServiceError
+
+
+def service_error_line(exc: ServiceError) -> str:
+    """One line for an operator: the message, then each field's problems."""
+    parts = [f"{field}: {' '.join(messages)}" for field, messages in (exc.errors or {}).items()]
+    return "; ".join(parts) or exc.message
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a user. Without --password-stdin it asks for the password on a terminal; "
+        "with no terminal it generates a strong password and prints it once."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--role", default=Role.USER, choices=Role.values)
+        parser.add_argument("--full-name", default="")
+        parser.add_argument(
+            "--password-stdin", action="store_true", help="read the password from standard input"
+        )
+
+    def handle(self, *args, **options):
+        generated = False
+        if options["password_stdin"]:
+            password = sys.stdin.readline().rstrip("\n")
+            if not password:
+                raise CommandError("no password on standard input")
+        elif sys.stdin.isatty():
+            password = getpass.getpass("Password: ")
+            if password != getpass.getpass("Password (again): "):
+                raise CommandError("the passwords do not match")
+        else:
+            password, generated = secrets.token_urlsafe(24), True
+        try:
+            user = services.user_create(
+                username=options["username"],
+                email=options["email"],
+                password=password,
+                full_name=options["full_name"],
+                role=options["role"],
+            )
+        except ServiceError as exc:
+            raise CommandError(service_error_line(exc)) from None
+        self.stdout.write(self.style.SUCCESS(f"Created {user.role} {user.username} (id {user.pk})."))
+        if generated:
+            self.stdout.write(f"Password (shown once, store it now): {password}")

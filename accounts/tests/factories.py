@@ -1,0 +1,23 @@
+import factory
+
+from accounts import services
+from accounts.models import Role, User
+
+PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.Factory):
+    """Users made through the same service as registration."""
+
+    class Meta:
+        model = User
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    full_name = factory.Faker("name")
+    role = Role.USER
+    password = PASSWORD
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return services.user_create(**kwargs)

@@ -1,0 +1,45 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from accounts.tests.factories import PASSWORD, UserFactory
+from accounts.tests.helpers import bearer_client, login
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Each test starts with an empty cache: auth state and rate-limit counters included."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice", email="alice@example.com")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="root", email="root@example.com", role=Role.ADMIN)
+
+
+@pytest.fixture
+def tokens(api_client, user) -> dict:
+    return login(api_client, user.username)
+
+
+@pytest.fixture
+def auth_client(tokens) -> APIClient:
+    return bearer_client(tokens["access_token"])
