@@ -22,7 +22,14 @@ from accounts.models import Session, User
 logger = logging.getLogger("gatehouse.auth_state")
 
 SNAPSHOT_FIELDS = (
-    "id", "username", "email", "full_name", "role", "is_active", "date_joined", "last_login",
+    "id",
+    "username",
+    "email",
+    "full_name",
+    "role",
+    "is_active",
+    "date_joined",
+    "last_login",
 )
 
 
@@ -126,9 +133,7 @@ def principal_get(*, user_id: str, session_id: str) -> SnapshotUser:
 def publish_sessions_revoked(sessions: Iterable[Session]) -> None:
     """Make revoked sessions' access tokens fail everywhere now, and again after commit."""
     ttl = settings.ACCESS_TOKEN_LIFETIME_SECONDS + 60
-    entries = {
-        session_key(s.pk): {"user_id": s.user_id, "revoked": True, "exp": 0} for s in sessions
-    }
+    entries = {session_key(s.pk): {"user_id": s.user_id, "revoked": True, "exp": 0} for s in sessions}
     if not entries:
         return
     _cache_call("set_many", entries, ttl)

@@ -36,9 +36,7 @@ class SessionJWTAuthentication(BaseAuthentication):
             return None
         try:
             token = access_token_decode(raw)
-            user = auth_state.principal_get(
-                user_id=str(token["sub"]), session_id=str(token["sid"])
-            )
+            user = auth_state.principal_get(user_id=str(token["sub"]), session_id=str(token["sid"]))
         except TokenNotValid as exc:
             raise AuthenticationFailed(exc.message, code=exc.code) from None
         return user, token

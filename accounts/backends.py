@@ -16,9 +16,7 @@ class UsernameOrEmailBackend(ModelBackend):
         identifier = username.strip().lower()
         field = "email" if "@" in identifier else "username"
         user = (
-            User.objects.alias(lookup=Lower(field)).filter(lookup=identifier).first()
-            if identifier
-            else None
+            User.objects.alias(lookup=Lower(field)).filter(lookup=identifier).first() if identifier else None
         )
         if user is None:
             User().set_password(password)

@@ -19,9 +19,7 @@ class ResetPasswordForm(SetPasswordForm):
         # Before Django's validators: their similarity check is slow on huge input.
         password = self.cleaned_data.get("new_password1") or ""
         if len(password) > services.PASSWORD_MAX_LENGTH:
-            raise forms.ValidationError(
-                PASSWORD_TOO_LONG % {"max_length": services.PASSWORD_MAX_LENGTH}
-            )
+            raise forms.ValidationError(PASSWORD_TOO_LONG % {"max_length": services.PASSWORD_MAX_LENGTH})
         return super().clean()
 
     def save(self, commit=True):

@@ -15,9 +15,7 @@ class Scope(models.TextChoices):
     ADMIN_WRITE = "admin:write", "Change users, sessions and keys"
 
 
-_SELF_SERVICE = frozenset(
-    {Scope.PROFILE_READ, Scope.PROFILE_WRITE, Scope.KEYS_READ, Scope.KEYS_WRITE}
-)
+_SELF_SERVICE = frozenset({Scope.PROFILE_READ, Scope.PROFILE_WRITE, Scope.KEYS_READ, Scope.KEYS_WRITE})
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(Scope.values),
     Role.DEVELOPER: _SELF_SERVICE,

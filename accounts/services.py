@@ -256,7 +256,9 @@ def _sessions_revoke(sessions: list[Session], *, reason: str) -> int:
     return len(live)
 
 
-def session_revoke(*, user: User, session_id, reason: str = RevokeReason.USER, meta: RequestMeta = SYSTEM) -> None:
+def session_revoke(
+    *, user: User, session_id, reason: str = RevokeReason.USER, meta: RequestMeta = SYSTEM
+) -> None:
     """Revoke one of the user's sessions; another user's session is NotFound."""
     with transaction.atomic():
         session = Session.objects.select_for_update().filter(pk=session_id, user_id=user.pk).first()
@@ -323,9 +325,7 @@ def password_reset_request(*, email: str, reset_url: Callable[[str, str], str], 
         f"To choose a new password, open this link within an hour:\n{link}\n\n"
         "If it was not you, ignore this message: your password has not changed.\n"
     )
-    transaction.on_commit(
-        lambda: send_mail("Reset your Gatehouse password", body, None, [user.email])
-    )
+    transaction.on_commit(lambda: send_mail("Reset your Gatehouse password", body, None, [user.email]))
 
 
 def password_reset_user(*, uidb64: str, token: str) -> User | None:

@@ -39,9 +39,7 @@ class TokenPair:
 
 def refresh_lifetime(*, remember_me: bool) -> timedelta:
     seconds = (
-        settings.REFRESH_TOKEN_REMEMBER_ME_SECONDS
-        if remember_me
-        else settings.REFRESH_TOKEN_LIFETIME_SECONDS
+        settings.REFRESH_TOKEN_REMEMBER_ME_SECONDS if remember_me else settings.REFRESH_TOKEN_LIFETIME_SECONDS
     )
     return timedelta(seconds=seconds)
 

@@ -57,5 +57,3 @@ class ServiceUnavailable(ServiceError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "service_unavailable"
     message = SERVICE_UNAVAILABLE
-
-

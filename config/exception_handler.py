@@ -84,7 +84,9 @@ def api_exception_handler(exc, context):
         exc = drf.PermissionDenied()
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.error("database unavailable: %s", exc)
-        return _response(HTTPStatus.SERVICE_UNAVAILABLE, error_body(SERVICE_UNAVAILABLE, ServiceUnavailable.code), 5)
+        return _response(
+            HTTPStatus.SERVICE_UNAVAILABLE, error_body(SERVICE_UNAVAILABLE, ServiceUnavailable.code), 5
+        )
     if isinstance(exc, DatabaseError):
         return None  # a bug, not a client error: let the 500 handler log it
     if isinstance(exc, drf.ValidationError):

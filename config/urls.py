@@ -4,9 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api import views as account_views
 from accounts.api.urls import route
-from config import exception_handler
 from accounts.pages import ResetPasswordDoneView, ResetPasswordPageView
-
+from config import exception_handler
 
 
 def api_not_found(request, *args, **kwargs):

@@ -11,7 +11,7 @@ _as_pg() {
 }
 
 _pg_bin() {
-  if command -v initdb >/dev/null 2>&1; then dirname "$(command -v initdb)"; return; fi
+  if command -v initdb >/dev/null 2>&1; then dirname "$(readlink -f "$(command -v initdb)")"; return; fi
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
 }
 
@@ -88,5 +88,5 @@ services_stop() {
   if [ -f "$GH_SERVICES_DIR/redis.pid" ]; then
     kill "$(cat "$GH_SERVICES_DIR/redis.pid")" 2>/dev/null || true
   fi
-  rm -rf "$GH_SERVICES_DIR"
+  rm -rf "$GH_SERVICES_DIR" 2>/dev/null || { sleep 1; rm -rf "$GH_SERVICES_DIR"; }
 }

@@ -19,7 +19,9 @@ from config.health import health_status
 def _token_response(user, pair, status=HTTPStatus.OK) -> Response:
     # RFC 6749 5.1: responses carrying tokens must not be cached.
     return Response(
-        s.token_response(user, pair), status=status, headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
+        s.token_response(user, pair),
+        status=status,
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
 
 

@@ -60,7 +60,9 @@ def test_full_flow_register_login_me_refresh_logout(api_client):
     assert me.status_code == HTTPStatus.OK
     assert me.json()["email"] == "carol@example.com"
 
-    refreshed = api_client.post("/api/v1/auth/refresh", {"refresh_token": body["refresh_token"]}, format="json")
+    refreshed = api_client.post(
+        "/api/v1/auth/refresh", {"refresh_token": body["refresh_token"]}, format="json"
+    )
     assert refreshed.status_code == HTTPStatus.OK
     pair = refreshed.json()
     assert pair["refresh_token"] != body["refresh_token"]
@@ -171,7 +173,9 @@ def test_refresh_blacklists_the_used_token_and_stores_no_raw_token(api_client, t
 
 
 def test_access_token_is_not_a_refresh_token_and_vice_versa(api_client, tokens):
-    response = api_client.post("/api/v1/auth/refresh", {"refresh_token": tokens["access_token"]}, format="json")
+    response = api_client.post(
+        "/api/v1/auth/refresh", {"refresh_token": tokens["access_token"]}, format="json"
+    )
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response.json()["code"] == "token_not_valid"
     me = bearer_client(tokens["refresh_token"]).get("/api/v1/auth/me")
@@ -190,7 +194,11 @@ def test_expired_access_token(api_client, user, tokens, settings):
 
 def test_tampered_token_is_rejected(tokens):
     header, payload, signature = tokens["access_token"].split(".")
-    forged = jwt.encode({**claims(tokens["access_token"]), "role": "admin"}, "an-attacker-key-that-is-long-enough-for-hs256", algorithm="HS256")
+    forged = jwt.encode(
+        {**claims(tokens["access_token"]), "role": "admin"},
+        "an-attacker-key-that-is-long-enough-for-hs256",
+        algorithm="HS256",
+    )
     for token in (f"{header}.{payload}.", forged, "garbage", "a.b.c"):
         response = bearer_client(token).get("/api/v1/auth/me")
         assert response.status_code == HTTPStatus.UNAUTHORIZED, token
@@ -249,7 +257,9 @@ def test_deactivated_user_tokens_stop_working(api_client, auth_client, tokens, u
 
     user_set_active(user=user, is_active=False)
     assert auth_client.get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
-    response = api_client.post("/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json")
+    response = api_client.post(
+        "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json"
+    )
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     verify = api_client.post("/api/v1/auth/verify", {"token": tokens["access_token"]}, format="json").json()
     assert verify["valid"] is False
@@ -261,7 +271,9 @@ def test_deleted_user_tokens_stop_working(api_client, auth_client, tokens, user)
     auth_client.get("/api/v1/auth/me")  # warm the cache
     user_delete(user=user)
     assert auth_client.get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
-    response = api_client.post("/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json")
+    response = api_client.post(
+        "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json"
+    )
     assert response.status_code == HTTPStatus.UNAUTHORIZED
 
 
@@ -270,7 +282,9 @@ def test_logout_all_ends_every_session(api_client, user):
     response = bearer_client(first["access_token"]).post("/api/v1/auth/logout-all")
     assert response.status_code == HTTPStatus.NO_CONTENT
     for body in (first, second):
-        assert bearer_client(body["access_token"]).get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
+        assert (
+            bearer_client(body["access_token"]).get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
+        )
     assert not Session.objects.filter(revoked_at__isnull=True).exists()
 
 
@@ -285,7 +299,15 @@ def test_sessions_list_and_revoke(api_client, user):
     client = bearer_client(first["access_token"])
     listed = client.get("/api/v1/auth/sessions").json()
     assert len(listed) == 2
-    assert set(listed[0]) == {"id", "created_at", "last_used_at", "expires_at", "ip_address", "user_agent", "current"}
+    assert set(listed[0]) == {
+        "id",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "ip_address",
+        "user_agent",
+        "current",
+    }
     current = [s for s in listed if s["current"]]
     assert len(current) == 1 and current[0]["id"] == claims(first["access_token"])["sid"]
     other = next(s for s in listed if not s["current"])
@@ -320,7 +342,9 @@ def test_change_password_revokes_other_sessions_and_returns_a_new_one(api_client
     fresh = response.json()
     assert response["Cache-Control"] == "no-store"
     for old in (other, mine):
-        assert bearer_client(old["access_token"]).get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
+        assert (
+            bearer_client(old["access_token"]).get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
+        )
     assert bearer_client(fresh["access_token"]).get("/api/v1/auth/me").status_code == HTTPStatus.OK
     login(api_client, "alice", "a brand new passphrase")
 
@@ -338,7 +362,9 @@ def test_change_password_rules(auth_client):
         "errors": {"current_password": [WRONG_CURRENT_PASSWORD]},
     }
     weak = auth_client.post(
-        "/api/v1/auth/change-password", {"current_password": PASSWORD, "new_password": "password123"}, format="json"
+        "/api/v1/auth/change-password",
+        {"current_password": PASSWORD, "new_password": "password123"},
+        format="json",
     )
     assert weak.status_code == HTTPStatus.BAD_REQUEST
     assert weak.json()["code"] == "password_invalid"

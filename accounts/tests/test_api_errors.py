@@ -15,7 +15,9 @@ def test_malformed_json_is_parse_error(api_client):
 
 
 def test_wrong_content_type_is_415(api_client):
-    response = api_client.post("/api/v1/auth/login", "username=a&password=b", content_type="application/x-www-form-urlencoded")
+    response = api_client.post(
+        "/api/v1/auth/login", "username=a&password=b", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
     assert response.json()["code"] == "unsupported_media_type"
 
@@ -34,7 +36,9 @@ def test_unknown_api_paths_are_json_404(api_client, path):
 
 
 def test_trailing_slash_works_without_redirect_post_included(api_client, user, password):
-    response = api_client.post("/api/v1/auth/login/", {"username": "alice", "password": password}, format="json")
+    response = api_client.post(
+        "/api/v1/auth/login/", {"username": "alice", "password": password}, format="json"
+    )
     assert response.status_code == HTTPStatus.OK
     assert api_client.get("/api/v1/health/").status_code == HTTPStatus.OK
 

@@ -25,7 +25,9 @@ def reset_link(message) -> tuple[str, str, str]:
     return match.group(1), match.group(2), match.group(3)
 
 
-def test_reset_request_is_202_whether_or_not_the_email_exists(api_client, user, django_capture_on_commit_callbacks):
+def test_reset_request_is_202_whether_or_not_the_email_exists(
+    api_client, user, django_capture_on_commit_callbacks
+):
     known = request_reset(api_client, "ALICE@example.com", django_capture_on_commit_callbacks)
     unknown = request_reset(api_client, "nobody@example.com", django_capture_on_commit_callbacks)
     assert known.content == unknown.content
@@ -72,12 +74,16 @@ def test_weak_new_password_keeps_the_link_usable(api_client, user, django_captur
     request_reset(api_client, "alice@example.com", django_capture_on_commit_callbacks)
     _path, uid, token = reset_link(mail.outbox[0])
     weak = api_client.post(
-        "/api/v1/auth/password-reset/confirm", {"uid": uid, "token": token, "new_password": "short"}, format="json"
+        "/api/v1/auth/password-reset/confirm",
+        {"uid": uid, "token": token, "new_password": "short"},
+        format="json",
     )
     assert weak.status_code == HTTPStatus.BAD_REQUEST
     assert weak.json()["code"] == "password_invalid"
     ok = api_client.post(
-        "/api/v1/auth/password-reset/confirm", {"uid": uid, "token": token, "new_password": NEW_PASSWORD}, format="json"
+        "/api/v1/auth/password-reset/confirm",
+        {"uid": uid, "token": token, "new_password": NEW_PASSWORD},
+        format="json",
     )
     assert ok.status_code == HTTPStatus.NO_CONTENT
 

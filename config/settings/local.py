@@ -18,6 +18,4 @@ def _local_secret_key() -> str:
 
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _local_secret_key()
-SIMPLE_JWT = simple_jwt_settings(
-    env_str("JWT_SIGNING_KEY") or derived_key("gatehouse.jwt", SECRET_KEY)
-)
+SIMPLE_JWT = simple_jwt_settings(env_str("JWT_SIGNING_KEY") or derived_key("gatehouse.jwt", SECRET_KEY))

@@ -1,0 +1,16 @@
+.PHONY: run test lint format bench
+
+run:
+	./scripts/run
+
+test:
+	./scripts/test
+
+lint:
+	./scripts/setup dev
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format:
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .

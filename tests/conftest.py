@@ -1,0 +1,94 @@
+"""Live servers for the tests that cross process boundaries: gunicorn on the test database."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def services_required() -> None:
+    """Live tests need the PostgreSQL and Redis that scripts/test starts; fail, never skip."""
+    if "redis" not in os.environ.get("GATEHOUSE_SERVICES", ""):
+        pytest.fail("this test needs live PostgreSQL and Redis: run it with ./scripts/test")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, url: str, process: subprocess.Popen, log: Path):
+        self.url, self.process, self.log = url, process, log
+
+    def post(self, path: str, json=None, **kwargs) -> requests.Response:
+        return requests.post(self.url + path, json=json, timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return requests.get(self.url + path, timeout=30, **kwargs)
+
+
+def start_gunicorn(tmp_path: Path, *, workers: int = 2, extra_env: dict | None = None) -> LiveServer:
+    """gunicorn with production-like settings against the current test database."""
+    services_required()
+    db = connection.settings_dict
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        **(extra_env or {}),
+    }
+    log = tmp_path / f"gunicorn-{port}.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "60",
+            "--access-logfile",
+            "-",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/api/v1/", timeout=1).status_code == 200:
+                return LiveServer(url, process, log)
+        except requests.ConnectionError:
+            time.sleep(0.2)
+        if process.poll() is not None:
+            break
+    process.kill()
+    pytest.fail(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def live_gunicorn(transactional_db, tmp_path):
+    server = start_gunicorn(tmp_path)
+    yield server
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()

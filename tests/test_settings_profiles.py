@@ -1,0 +1,63 @@
+"""The settings profiles as an operator meets them: run manage.py with a given environment."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "x" * 60 + "-production-like-secret-key-for-the-check",
+    "JWT_SIGNING_KEY": "y" * 48,
+    "REDIS_URL": "redis://127.0.0.1:6399/0",
+    "DATABASE_URL": "sqlite:////tmp/gatehouse-check.sqlite3",
+    "DJANGO_ALLOWED_HOSTS": "auth.example.com",
+}
+_CLEAN = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "JWT_", "REDIS_", "DATABASE_"))}
+
+
+def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**_CLEAN, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_passes_check_deploy():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "JWT_SIGNING_KEY", "REDIS_URL"])
+def test_production_refuses_to_start_without_a_required_variable(missing):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = manage("check", env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {missing} must be set in production (see README, Configuration)"
+
+
+def test_production_refuses_a_short_jwt_key():
+    result = manage("check", env={**PRODUCTION_ENV, "JWT_SIGNING_KEY": "password"})
+    assert result.returncode == 1
+    assert "JWT_SIGNING_KEY must be at least 32 characters" in result.stderr
+
+
+def test_local_profile_needs_no_variables():
+    result = manage("check", env={"DJANGO_SETTINGS_MODULE": "config.settings.local"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_bad_numbers_in_the_environment_are_one_line_errors():
+    result = manage("check", env={"ACCESS_TOKEN_LIFETIME_SECONDS": "fifteen"})
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip() == "error: ACCESS_TOKEN_LIFETIME_SECONDS must be a whole number, not 'fifteen'"
+    )
