@@ -1,5 +1,6 @@
 """Who is calling: the client IP behind trusted proxies, the user agent, the login name."""
 
+import getpass
 import ipaddress
 from dataclasses import dataclass
 
@@ -48,19 +49,42 @@ def login_identifier(request: HttpRequest, credentials: dict | None) -> str | No
 
 @dataclass(frozen=True)
 class RequestMeta:
-    """Where a write came from, for sessions and the audit trail."""
+    """Who did a write and from where, for sessions and the audit trail."""
 
     ip_address: str | None = None
     user_agent: str = ""
     request_id: str = ""
+    actor_kind: str = "system"  # audit.models.ActorKind
+    actor_id: int | None = None
+    actor_label: str = ""
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> "RequestMeta":
+        user = getattr(request, "user", None)
+        kind, actor_id, label = "anonymous", None, ""
+        if user is not None and user.is_authenticated:
+            actor_id, label = user.id, user.username
+            key_prefix = getattr(getattr(request, "auth", None), "prefix", None)
+            kind = "api_key" if key_prefix else "user"
+            if key_prefix:
+                label = f"{label} (key {key_prefix})"
         return cls(
             ip_address=client_ip(request),
             user_agent=client_user_agent(request),
             request_id=getattr(request, "request_id", "") or "",
+            actor_kind=kind,
+            actor_id=actor_id,
+            actor_label=label,
         )
+
+    @classmethod
+    def operator(cls, command: str) -> "RequestMeta":
+        """A change made with a manage.py command on the server."""
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):
+            who = "unknown"
+        return cls(actor_kind="operator", actor_label=f"{who} via manage.py {command}")
 
 
 SYSTEM = RequestMeta()

@@ -34,6 +34,8 @@ from accounts.errors import (
 from accounts.models import RevokeReason, Role, Session, User, username_validator
 from accounts.tokens import TokenPair, refresh_lifetime, refresh_token_decode, token_pair_issue
 from accounts.validators import PASSWORD_TOO_LONG
+from audit.models import Event, Outcome
+from audit.services import audit_record
 from config.errors import NotFound, ServiceError
 
 logger = logging.getLogger("gatehouse.accounts")
@@ -96,9 +98,11 @@ def user_create(
     else:
         password_check(password=password, user=user)
         user.set_password(password)
+    event = Event.USER_REGISTERED if meta.actor_kind == "anonymous" else Event.USER_CREATED
     try:
         with transaction.atomic():
             user.save()
+            audit_record(event=event, meta=meta, target=user, details={"role": role})
     except IntegrityError:
         # Lost a race with a concurrent registration of the same name or address.
         _validate_identity(username=username, email=email)
@@ -108,11 +112,13 @@ def user_create(
 
 def user_profile_update(*, user: User, full_name: str, meta: RequestMeta = SYSTEM) -> User:
     """Change what a user may change about themselves: their display name."""
-    user = User.objects.get(pk=user.pk)
-    user.full_name = full_name.strip()
     with transaction.atomic():
-        user.save(update_fields=["full_name"])
-        auth_state.publish_user_changed(user.pk)
+        user = User.objects.select_for_update().get(pk=user.pk)
+        before, user.full_name = user.full_name, full_name.strip()
+        if before != user.full_name:
+            user.save(update_fields=["full_name"])
+            auth_state.publish_user_changed(user.pk)
+            audit_record(event=Event.USER_UPDATED, meta=meta, target=user, details={"fields": ["full_name"]})
     return user
 
 
@@ -123,9 +129,12 @@ def user_set_role(*, user: User, role: str, meta: RequestMeta = SYSTEM) -> User:
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         if user.role != role:
-            user.role = role
+            before, user.role = user.role, role
             user.save(update_fields=["role"])
             auth_state.publish_user_changed(user.pk)
+            audit_record(
+                event=Event.USER_ROLE_CHANGED, meta=meta, target=user, details={"from": before, "to": role}
+            )
     return user
 
 
@@ -133,12 +142,19 @@ def user_set_active(*, user: User, is_active: bool, meta: RequestMeta = SYSTEM) 
     """Activate or deactivate; deactivation ends every session at once."""
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
+        revoked = 0
+        if not is_active:
+            revoked = _revoke_all(user=user, reason=RevokeReason.DEACTIVATED)
         if user.is_active != is_active:
             user.is_active = is_active
             user.save(update_fields=["is_active"])
             auth_state.publish_user_changed(user.pk)
-        if not is_active:
-            session_revoke_all(user=user, reason=RevokeReason.DEACTIVATED, meta=meta)
+            audit_record(
+                event=Event.USER_ACTIVATED if is_active else Event.USER_DEACTIVATED,
+                meta=meta,
+                target=user,
+                details={"sessions_revoked": revoked},
+            )
     return user
 
 
@@ -146,8 +162,15 @@ def user_delete(*, user: User, meta: RequestMeta = SYSTEM) -> None:
     """Delete an account; its sessions die with it, in every process."""
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
-        session_revoke_all(user=user, reason=RevokeReason.ADMIN, meta=meta)
+        revoked = _revoke_all(user=user, reason=RevokeReason.ADMIN)
         auth_state.publish_user_changed(user.pk)
+        # Written before the delete; the FK then goes NULL and the username snapshot stays.
+        audit_record(
+            event=Event.USER_DELETED,
+            meta=meta,
+            target=user,
+            details={"email": user.email, "role": user.role, "sessions_revoked": revoked},
+        )
         user.delete()
 
 
@@ -178,15 +201,63 @@ def login(
     """Check a password (axes counts failures), then open a session and issue its first tokens."""
     user = authenticate(request, username=identifier, password=password)
     if user is None:
-        if getattr(request, "axes_locked_out", False):
-            raise AccountLocked(retry_after=int(settings.AXES_COOLOFF_TIME.total_seconds()))
-        raise InvalidCredentials()
+        _login_failed(request=request, identifier=identifier, meta=meta)
     with transaction.atomic():
         user.last_login = timezone.now()
         user.save(update_fields=["last_login"])
-        _session, pair = _session_start(user=user, remember_me=remember_me, meta=meta)
+        session, pair = _session_start(user=user, remember_me=remember_me, meta=meta)
         auth_state.publish_user_changed(user.pk)
+        audit_record(
+            event=Event.LOGIN_SUCCEEDED,
+            meta=meta,
+            actor=user,
+            target=user,
+            details={"session_id": str(session.pk), "remember_me": remember_me},
+        )
     return user, pair
+
+
+def user_by_identifier(identifier: str) -> User | None:
+    """The account a login name or email address points at, case-insensitively."""
+    identifier = identifier.strip().lower()
+    field = "email" if "@" in identifier else "username"
+    return User.objects.alias(lookup=Lower(field)).filter(lookup=identifier).first()
+
+
+def _login_failed(*, request, identifier: str, meta: RequestMeta) -> None:
+    """Audit a failed login (and a lockout it caused), then raise the client's answer."""
+    locked = getattr(request, "axes_locked_out", False)
+    failures = getattr(request, "axes_failures_since_start", 0)
+    newly_locked = locked and failures == settings.AXES_FAILURE_LIMIT
+    target = user_by_identifier(identifier)
+    if locked and not newly_locked:
+        reason = "account_locked"
+    elif target is not None and not target.is_active:
+        reason = "inactive"
+    else:
+        reason = "invalid_credentials"
+    label = identifier.strip()[:150]
+    with transaction.atomic():
+        audit_record(
+            event=Event.LOGIN_FAILED,
+            meta=meta,
+            outcome=Outcome.FAILURE,
+            target=target,
+            target_label=label,
+            details={"reason": reason, "failures": failures},
+        )
+        if newly_locked:
+            audit_record(
+                event=Event.LOCKED_OUT,
+                meta=meta,
+                outcome=Outcome.FAILURE,
+                target=target,
+                target_label=label,
+                details={"failures": failures, "cooloff_minutes": settings.AXES_COOLOFF_MINUTES},
+            )
+    if locked:
+        raise AccountLocked(retry_after=int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    raise InvalidCredentials()
 
 
 class _Reuse(Exception):
@@ -204,9 +275,17 @@ def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[User, To
             return _rotate(session_id=session_id, jti=jti, subject=str(claims["sub"]), meta=meta)
     except _Reuse:
         with transaction.atomic():
-            session = Session.objects.select_for_update().get(pk=session_id)
-            if session.revoked_at is None:
-                _sessions_revoke([session], reason=RevokeReason.TOKEN_REUSE)
+            session = (
+                Session.objects.select_related("user").select_for_update(of=("self",)).get(pk=session_id)
+            )
+            revoked = _sessions_revoke([session], reason=RevokeReason.TOKEN_REUSE)
+            audit_record(
+                event=Event.TOKEN_REUSED,
+                meta=meta,
+                outcome=Outcome.FAILURE,
+                target=session.user,
+                details={"session_id": session_id, "session_revoked": bool(revoked)},
+            )
         logger.warning("refresh token reuse detected; session %s revoked", session_id)
         raise TokenReused() from None
 
@@ -230,6 +309,9 @@ def _rotate(*, session_id: str, jti: str, subject: str, meta: RequestMeta) -> tu
     if swapped != 1:
         raise _Reuse()
     _blacklist(jtis=[jti])
+    audit_record(
+        event=Event.TOKEN_REFRESHED, meta=meta, actor=user, target=user, details={"session_id": session_id}
+    )
     return user, pair
 
 
@@ -264,16 +346,31 @@ def session_revoke(
         session = Session.objects.select_for_update().filter(pk=session_id, user_id=user.pk).first()
         if session is None:
             raise NotFound()
-        _sessions_revoke([session], reason=reason)
+        revoked = _sessions_revoke([session], reason=reason)
+        audit_record(
+            event=Event.LOGOUT if reason == RevokeReason.LOGOUT else Event.SESSION_REVOKED,
+            meta=meta,
+            target=user,
+            details={"session_id": str(session.pk), "reason": reason, "was_live": bool(revoked)},
+        )
 
 
-def session_revoke_all(*, user: User, reason: str, meta: RequestMeta = SYSTEM, keep_session_id=None) -> int:
-    """Revoke every live session of the user (except `keep_session_id`); returns how many."""
+def _revoke_all(*, user: User, reason: str) -> int:
+    sessions = Session.objects.select_for_update().filter(user_id=user.pk, revoked_at__isnull=True)
+    return _sessions_revoke(list(sessions), reason=reason)
+
+
+def session_revoke_all(*, user: User, reason: str, meta: RequestMeta = SYSTEM) -> int:
+    """Revoke every live session of the user; returns how many."""
     with transaction.atomic():
-        sessions = Session.objects.select_for_update().filter(user_id=user.pk, revoked_at__isnull=True)
-        if keep_session_id is not None:
-            sessions = sessions.exclude(pk=keep_session_id)
-        return _sessions_revoke(list(sessions), reason=reason)
+        revoked = _revoke_all(user=user, reason=reason)
+        audit_record(
+            event=Event.LOGOUT if reason == RevokeReason.LOGOUT_ALL else Event.SESSION_REVOKED,
+            meta=meta,
+            target=user,
+            details={"scope": "all", "reason": reason, "sessions_revoked": revoked},
+        )
+    return revoked
 
 
 def logout(*, user: User, session_id: str | None, raw_refresh: str | None, meta: RequestMeta) -> None:
@@ -303,19 +400,29 @@ def password_change(
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
-        session_revoke_all(user=user, reason=RevokeReason.PASSWORD_CHANGE, meta=meta)
-        _session, pair = _session_start(user=user, remember_me=False, meta=meta)
+        revoked = _revoke_all(user=user, reason=RevokeReason.PASSWORD_CHANGE)
+        session, pair = _session_start(user=user, remember_me=False, meta=meta)
+        audit_record(
+            event=Event.PASSWORD_CHANGED,
+            meta=meta,
+            target=user,
+            details={"sessions_revoked": revoked, "new_session_id": str(session.pk)},
+        )
     return user, pair
 
 
 def password_reset_request(*, email: str, reset_url: Callable[[str, str], str], meta: RequestMeta) -> None:
     """Mail a reset link if an active account has this address; say nothing either way."""
-    user = (
-        User.objects.alias(e=Lower("email")).filter(e=email.strip().lower(), is_active=True).first()
-        if isinstance(email, str)
-        else None
+    user = User.objects.alias(e=Lower("email")).filter(e=email.strip().lower(), is_active=True).first()
+    sendable = user is not None and user.has_usable_password()
+    audit_record(
+        event=Event.PASSWORD_RESET_REQUESTED,
+        meta=meta,
+        target=user,
+        target_label=email.strip()[:200],
+        details={"mail_sent": sendable},
     )
-    if user is None or not user.has_usable_password():
+    if not sendable:
         return
     uidb64 = urlsafe_base64_encode(str(user.pk).encode())
     token = default_token_generator.make_token(user)
@@ -346,7 +453,13 @@ def password_reset_finish(*, user: User, new_password: str, meta: RequestMeta = 
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
-        session_revoke_all(user=user, reason=RevokeReason.PASSWORD_RESET, meta=meta)
+        revoked = _revoke_all(user=user, reason=RevokeReason.PASSWORD_RESET)
+        audit_record(
+            event=Event.PASSWORD_RESET_COMPLETED,
+            meta=meta,
+            target=user,
+            details={"sessions_revoked": revoked},
+        )
 
 
 def password_reset_complete(*, uidb64: str, token: str, new_password: str, meta: RequestMeta) -> None:

@@ -21,6 +21,7 @@ api_v1 = [
     re_path(r"^$", account_views.ServiceInfoView.as_view(), name="api-root"),
     route("health", account_views.HealthView, "api-health"),
     path("", include("accounts.api.urls")),
+    path("", include("audit.api.urls")),
 ]
 
 urlpatterns = [

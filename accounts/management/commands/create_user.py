@@ -5,6 +5,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
+from accounts.client import RequestMeta
 from accounts.models import Role
 from config.errors import ServiceError
 
@@ -49,6 +50,7 @@ class Command(BaseCommand):
                 password=password,
                 full_name=options["full_name"],
                 role=options["role"],
+                meta=RequestMeta.operator("create_user"),
             )
         except ServiceError as exc:
             raise CommandError(service_error_line(exc)) from None
