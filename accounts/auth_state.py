@@ -90,11 +90,16 @@ def _cache_get_many(keys: list[str]) -> dict:
         return {}
 
 
-def _cache_call(method: str, *args, **kwargs) -> None:
+def cache_call(method: str, *args, **kwargs) -> None:
+    """A cache write that logs instead of failing the request when the cache is down."""
     try:
         getattr(cache, method)(*args, **kwargs)
     except Exception:
         logger.warning("cache write failed: %s", method, exc_info=True)
+
+
+def cache_get(key: str):
+    return _cache_get_many([key]).get(key)
 
 
 def is_uuid(value: str) -> bool:
@@ -121,8 +126,8 @@ def principal_get(*, user_id: str, session_id: str) -> SnapshotUser:
             raise TokenNotValid()
         state, snapshot = session_state(session), user_snapshot(session.user)
         ttl = settings.AUTH_STATE_CACHE_SECONDS
-        _cache_call("add", skey, state, ttl)
-        _cache_call("add", ukey, snapshot, ttl)
+        cache_call("add", skey, state, ttl)
+        cache_call("add", ukey, snapshot, ttl)
     if str(state["user_id"]) != str(user_id):
         raise TokenNotValid()
     if state["revoked"] or state["exp"] <= time.time() or not snapshot["is_active"]:
@@ -136,15 +141,18 @@ def publish_sessions_revoked(sessions: Iterable[Session]) -> None:
     entries = {session_key(s.pk): {"user_id": s.user_id, "revoked": True, "exp": 0} for s in sessions}
     if not entries:
         return
-    _cache_call("set_many", entries, ttl)
-    transaction.on_commit(lambda: _cache_call("set_many", entries, ttl))
+    cache_call("set_many", entries, ttl)
+    transaction.on_commit(lambda: cache_call("set_many", entries, ttl))
 
 
 def publish_user_changed(user_id: int) -> None:
     """Drop the cached snapshot so the next request reads the new role, name or status."""
+    from apikeys.cache import forget_keys_of  # the user's keys carry the same snapshot
+
     key = user_key(user_id)
-    _cache_call("delete", key)
-    transaction.on_commit(lambda: _cache_call("delete", key))
+    cache_call("delete", key)
+    transaction.on_commit(lambda: cache_call("delete", key))
+    forget_keys_of(user_id)
 
 
 def session_for_refresh(claims) -> Session | None:

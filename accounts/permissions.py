@@ -2,6 +2,7 @@
 
 from django.db import models
 from rest_framework.permissions import BasePermission
+from rest_framework_simplejwt.tokens import Token
 
 from accounts.models import Role
 
@@ -49,3 +50,12 @@ class HasScope(BasePermission):
 class IsAdminRole(BasePermission):
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated and request.user.role == Role.ADMIN)
+
+
+class SessionOnly(BasePermission):
+    """For what only a person who logged in may do (an API key cannot change the password)."""
+
+    message = "This needs a login session (an access token), not an API key."
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, Token)

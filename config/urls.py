@@ -22,6 +22,7 @@ api_v1 = [
     route("health", account_views.HealthView, "api-health"),
     path("", include("accounts.api.urls")),
     path("", include("audit.api.urls")),
+    path("", include("apikeys.api.urls")),
 ]
 
 urlpatterns = [

@@ -12,7 +12,7 @@ from accounts import auth_state, selectors, services
 from accounts.api import serializers as s
 from accounts.client import RequestMeta
 from accounts.models import RevokeReason
-from accounts.permissions import HasScope, Scope
+from accounts.permissions import HasScope, Scope, SessionOnly
 from config.health import health_status
 
 
@@ -175,7 +175,7 @@ class LogoutAllView(APIView):
 
 
 class ChangePasswordView(APIView):
-    permission_classes = [HasScope]
+    permission_classes = [HasScope, SessionOnly]
     required_scopes = {"POST": Scope.PROFILE_WRITE}
 
     @extend_schema(request=s.ChangePasswordSerializer, responses={200: s.TokenResponseSerializer})

@@ -179,6 +179,7 @@ PASSWORD_RESET_TIMEOUT = 60 * 60  # one hour: the link travels by email
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apikeys.authentication.APIKeyAuthentication",
         "accounts.authentication.SessionJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -227,6 +228,13 @@ def simple_jwt_settings(signing_key: str) -> dict:
         "JTI_CLAIM": "jti",
     }
 
+
+# --- API keys ---------------------------------------------------------------------
+# The pepper of the keys' HMAC. Empty: derived from DJANGO_SECRET_KEY (rotating that key
+# then invalidates every API key).
+API_KEY_PEPPER = env_str("API_KEY_PEPPER")
+API_KEY_DEFAULT_DAYS = 90
+API_KEY_MAX_ACTIVE_PER_USER = 50
 
 # --- Brute-force lockout (django-axes) --------------------------------------------
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)

@@ -1,0 +1,7 @@
+from accounts.api.urls import route
+from apikeys.api import views
+
+urlpatterns = [
+    route("api-keys", views.APIKeyListView, "api-keys"),
+    route(r"api-keys/(?P<key_id>[0-9]{1,18})", views.APIKeyDetailView, "api-key-detail"),
+]

@@ -1,0 +1,61 @@
+from dataclasses import dataclass
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+from accounts.auth_state import SnapshotUser
+from accounts.authentication import bearer_credential
+from apikeys.cache import key_state_expired, key_state_get
+from apikeys.errors import KeyExpired, KeyNotValid, KeyRevoked
+from apikeys.keys import KEY_PREFIX, key_parse, secret_matches
+
+
+@dataclass(frozen=True)
+class KeyPrincipal:
+    """`request.auth` for a key: what permissions and rate limits need, no secret."""
+
+    id: int
+    prefix: str
+    scopes: tuple[str, ...]
+    rate_limit: str
+
+
+class APIKeyAuthentication(BaseAuthentication):
+    """`X-API-Key: <key>` or `Authorization: Bearer gk_...`; None for anything else."""
+
+    def authenticate(self, request):
+        raw = request.META.get("HTTP_X_API_KEY")
+        if raw is None:
+            bearer = bearer_credential(request)
+            if bearer is None or not bearer.startswith(KEY_PREFIX):
+                return None
+            raw = bearer
+        try:
+            return self._check(raw.strip())
+        except KeyNotValid as exc:
+            raise AuthenticationFailed(exc.message, code=exc.code) from None
+
+    def _check(self, raw: str):
+        parsed = key_parse(raw)
+        if parsed is None:
+            raise KeyNotValid()
+        prefix, secret = parsed
+        state = key_state_get(prefix)
+        if state is None or not secret_matches(secret, state["secret_hash"]):
+            raise KeyNotValid()
+        if state["revoked"]:
+            raise KeyRevoked()
+        if key_state_expired(state):
+            raise KeyExpired()
+        if not state["owner"]["is_active"]:
+            raise KeyRevoked()
+        principal = KeyPrincipal(
+            id=state["id"],
+            prefix=state["prefix"],
+            scopes=tuple(state["scopes"]),
+            rate_limit=state["rate_limit"],
+        )
+        return SnapshotUser(state["owner"]), principal
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="gatehouse"'

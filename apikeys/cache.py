@@ -1,0 +1,73 @@
+"""Cached key state, so a warm request checks a key with one cache round trip and no query.
+
+Same discipline as accounts.auth_state: revocations and owner changes are written or dropped
+at once, readers fill a missing entry with `add`, and a cache outage falls back to one query.
+"""
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.auth_state import cache_call, cache_get, user_snapshot
+from apikeys.models import APIKey
+
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def key_cache_key(prefix: str) -> str:
+    return f"apikey:{prefix}"
+
+
+def key_state(key: APIKey) -> dict:
+    return {
+        "id": key.pk,
+        "prefix": key.prefix,
+        "secret_hash": key.secret_hash,
+        "scopes": list(key.scopes),
+        "expires_at": int(key.expires_at.timestamp()) if key.expires_at else None,
+        "revoked": key.revoked_at is not None,
+        "rate_limit": key.rate_limit,
+        "owner": user_snapshot(key.owner),
+    }
+
+
+def key_state_get(prefix: str) -> dict | None:
+    """The key's state from the cache, else from one indexed query (then cached)."""
+    cache_key = key_cache_key(prefix)
+    state = cache_get(cache_key)
+    if state is not None:
+        return state
+    key = APIKey.objects.select_related("owner").filter(prefix=prefix).first()
+    if key is None:
+        return None
+    now = timezone.now()
+    # The entry lives a minute, so this write happens at most about once a minute per key.
+    if key.last_used_at is None or key.last_used_at < now - TOUCH_INTERVAL:
+        APIKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    state = key_state(key)
+    cache_call("add", cache_key, state, settings.AUTH_STATE_CACHE_SECONDS)
+    return state
+
+
+def key_state_expired(state: dict) -> bool:
+    return state["expires_at"] is not None and state["expires_at"] <= time.time()
+
+
+def publish_key_revoked(key: APIKey) -> None:
+    entry = {**key_state(key), "revoked": True}
+    cache_key = key_cache_key(key.prefix)
+    cache_call("set", cache_key, entry, settings.AUTH_STATE_CACHE_SECONDS)
+    transaction.on_commit(lambda: cache_call("set", cache_key, entry, settings.AUTH_STATE_CACHE_SECONDS))
+
+
+def forget_keys_of(user_id: int) -> None:
+    """Drop cached state of a user's keys (their role or status changed)."""
+    keys = [
+        key_cache_key(p) for p in APIKey.objects.filter(owner_id=user_id).values_list("prefix", flat=True)
+    ]
+    if keys:
+        cache_call("delete_many", keys)
+        transaction.on_commit(lambda: cache_call("delete_many", keys))

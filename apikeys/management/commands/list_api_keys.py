@@ -1,0 +1,32 @@
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from apikeys.selectors import apikey_list
+
+
+class Command(BaseCommand):
+    help = "List API keys (never their secrets), optionally of one user."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username", nargs="?")
+
+    def handle(self, *args, **options):
+        now = timezone.now()
+        rows = [("PREFIX", "OWNER", "NAME", "SCOPES", "EXPIRES", "LAST USED", "STATE")]
+        for key in apikey_list(username=options["username"]):
+            state = "revoked" if key.revoked_at else ("expired" if not key.is_usable(now) else "active")
+            rows.append(
+                (
+                    key.prefix,
+                    key.owner.username,
+                    key.name,
+                    ",".join(key.scopes),
+                    f"{key.expires_at:%Y-%m-%d}" if key.expires_at else "never",
+                    f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "-",
+                    state,
+                )
+            )
+        widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            self.stdout.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        self.stdout.write(f"{len(rows) - 1} key(s)")
