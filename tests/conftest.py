@@ -70,12 +70,13 @@ def start_gunicorn(tmp_path: Path, *, workers: int = 2, extra_env: dict | None =
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if requests.get(url + "/api/v1/", timeout=1).status_code == 200:
+            # Each worker imports the app on its first request, which can be slow on a busy machine.
+            if requests.get(url + "/api/v1/", timeout=10).status_code == 200:
                 return LiveServer(url, process, log)
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
         if process.poll() is not None:
             break
