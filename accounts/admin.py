@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from accounts import services
 from accounts.client import RequestMeta
@@ -21,8 +21,17 @@ class UserAdmin(admin.ModelAdmin):
     readonly_fields = ["username", "email", "is_active", "last_login", "date_joined"]
     ordering = ["-date_joined"]
 
+    actions = ["unlock_selected"]
+
     def has_add_permission(self, request) -> bool:
         return False  # accounts are made by registration or `manage.py create_user`
+
+    @admin.action(description="Unlock selected users (clear failed logins)")
+    def unlock_selected(self, request, queryset):
+        meta = RequestMeta.from_request(request)
+        for user in queryset:
+            services.lockout_clear(user=user, meta=meta)
+        self.message_user(request, f"Unlocked {queryset.count()} user(s).", messages.SUCCESS)
 
     def save_model(self, request, obj, form, change):
         meta = RequestMeta.from_request(request)

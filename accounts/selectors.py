@@ -1,6 +1,8 @@
 """Reads that carry a rule: which sessions a user sees, whether a token is still good."""
 
-from django.db.models import QuerySet
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
@@ -40,3 +42,21 @@ def token_verify(*, raw_token: str) -> dict:
         "token_type": token_type,
         "expires_at": datetime_from_epoch(token["exp"]),
     }
+
+
+def locked_identifiers() -> set[str]:
+    """Login names (usernames or emails, lower-case) locked from at least one address now."""
+    threshold = timezone.now() - settings.AXES_COOLOFF_TIME
+    rows = (
+        AccessAttempt.objects.filter(attempt_time__gte=threshold)
+        .values("username", "ip_address")
+        .annotate(failures=Sum("failures_since_start"))
+        .filter(failures__gte=settings.AXES_FAILURE_LIMIT)
+        .values_list("username", flat=True)
+    )
+    return {name for name in rows if name}
+
+
+def user_is_locked(*, user: User, locked: set[str] | None = None) -> bool:
+    locked = locked_identifiers() if locked is None else locked
+    return user.username.lower() in locked or user.email.lower() in locked

@@ -3,6 +3,8 @@
 import logging
 from collections.abc import Callable
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
@@ -18,7 +20,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import auth_state
-from accounts.client import SYSTEM, RequestMeta
+from accounts.client import SYSTEM, RequestMeta, login_identifier
 from accounts.errors import (
     NO_SESSION,
     RESET_LINK_INVALID,
@@ -31,6 +33,7 @@ from accounts.errors import (
     TokenReused,
     TokenRevoked,
 )
+from accounts.lockout import lockout_retry_after
 from accounts.models import RevokeReason, Role, Session, User, username_validator
 from accounts.tokens import TokenPair, refresh_lifetime, refresh_token_decode, token_pair_issue
 from accounts.validators import PASSWORD_TOO_LONG
@@ -202,6 +205,10 @@ def login(
     user = authenticate(request, username=identifier, password=password)
     if user is None:
         _login_failed(request=request, identifier=identifier, meta=meta)
+    # A success clears this name's failures from this address (axes' reset-on-success).
+    AxesProxyHandler.reset_attempts(
+        ip_address=meta.ip_address, username=login_identifier(request, {"username": identifier})
+    )
     with transaction.atomic():
         user.last_login = timezone.now()
         user.save(update_fields=["last_login"])
@@ -256,7 +263,7 @@ def _login_failed(*, request, identifier: str, meta: RequestMeta) -> None:
                 details={"failures": failures, "cooloff_minutes": settings.AXES_COOLOFF_MINUTES},
             )
     if locked:
-        raise AccountLocked(retry_after=int(settings.AXES_COOLOFF_TIME.total_seconds()))
+        raise AccountLocked(retry_after=lockout_retry_after(request))
     raise InvalidCredentials()
 
 
@@ -468,3 +475,25 @@ def password_reset_complete(*, uidb64: str, token: str, new_password: str, meta:
     if user is None:
         raise ServiceError(RESET_LINK_INVALID, errors={"token": [RESET_LINK_INVALID]})
     password_reset_finish(user=user, new_password=new_password, meta=meta)
+
+
+# --- Lockouts ---------------------------------------------------------------------------
+
+
+def lockout_clear(*, user: User | None = None, everyone: bool = False, meta: RequestMeta = SYSTEM) -> int:
+    """Clear failed-login records of one user (by username and email) or of everyone."""
+    if user is None and not everyone:
+        raise ValueError("say whose lockout to clear")
+    with transaction.atomic():
+        attempts = AccessAttempt.objects.all()
+        if not everyone:
+            attempts = attempts.filter(username__in=[user.username.lower(), user.email.lower()])
+        cleared, _ = attempts.delete()
+        audit_record(
+            event=Event.UNLOCKED,
+            meta=meta,
+            target=user,
+            target_label="" if user else "*",
+            details={"records_cleared": cleared, "scope": "all" if everyone else "user"},
+        )
+    return cleared

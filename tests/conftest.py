@@ -84,9 +84,13 @@ def start_gunicorn(tmp_path: Path, *, workers: int = 2, extra_env: dict | None =
     pytest.fail(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
 
 
+# For tests about something else than rate limits: generous enough never to trip.
+UNLIMITED = {"RATELIMIT_AUTH": "100000/m"}
+
+
 @pytest.fixture
 def live_gunicorn(transactional_db, tmp_path):
-    server = start_gunicorn(tmp_path)
+    server = start_gunicorn(tmp_path, extra_env=UNLIMITED)
     yield server
     server.process.terminate()
     try:

@@ -7,7 +7,7 @@ from http import HTTPStatus
 import pytest
 
 from accounts.tests.factories import PASSWORD, UserFactory
-from tests.conftest import start_gunicorn
+from tests.conftest import UNLIMITED, start_gunicorn
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -66,7 +66,7 @@ def test_sequential_refresh_chain_keeps_working(live_gunicorn):
 
 
 def test_revocation_in_one_process_is_seen_by_another_within_a_second(live_gunicorn, tmp_path):
-    other = start_gunicorn(tmp_path, workers=1)
+    other = start_gunicorn(tmp_path, workers=1, extra_env=UNLIMITED)
     try:
         UserFactory(username="alice", email="alice@example.com")
         tokens = login(live_gunicorn)

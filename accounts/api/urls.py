@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from accounts.api import views
+from accounts.api import admin_views, views
 
 
 def route(pattern: str, view, name: str):
@@ -26,4 +26,7 @@ urlpatterns = [
     ),
     route("auth/password-reset", views.PasswordResetView, "auth-password-reset"),
     route("auth/password-reset/confirm", views.PasswordResetConfirmView, "auth-password-reset-confirm"),
+    route(
+        r"admin/users/(?P<user_id>[0-9]{1,18})/unlock", admin_views.AdminUserUnlockView, "admin-user-unlock"
+    ),
 ]

@@ -13,6 +13,7 @@ from accounts.api import serializers as s
 from accounts.client import RequestMeta
 from accounts.models import RevokeReason
 from accounts.permissions import HasScope, Scope, SessionOnly
+from accounts.throttling import ClientIPThrottle, ResetEmailThrottle
 from config.health import health_status
 
 
@@ -40,6 +41,13 @@ def _session_id(request) -> str | None:
 class PublicView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+
+class RateLimitedPublicView(PublicView):
+    """Per client IP, a bucket per endpoint (`ratelimit_group`)."""
+
+    throttle_classes = [ClientIPThrottle]
 
 
 class ServiceInfoView(PublicView):
@@ -56,7 +64,9 @@ class HealthView(PublicView):
         return Response(body, status=status, headers={"Cache-Control": "no-store"})
 
 
-class RegisterView(PublicView):
+class RegisterView(RateLimitedPublicView):
+    ratelimit_group = "register"
+
     @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer})
     def post(self, request):
         data = _valid(s.RegisterSerializer, request)
@@ -70,7 +80,9 @@ class RegisterView(PublicView):
         return Response(s.UserSerializer(user).data, status=HTTPStatus.CREATED)
 
 
-class LoginView(PublicView):
+class LoginView(RateLimitedPublicView):
+    ratelimit_group = "login"
+
     @extend_schema(request=s.LoginSerializer, responses={200: s.TokenResponseSerializer})
     def post(self, request):
         data = _valid(s.LoginSerializer, request)
@@ -84,7 +96,9 @@ class LoginView(PublicView):
         return _token_response(user, pair)
 
 
-class RefreshView(PublicView):
+class RefreshView(RateLimitedPublicView):
+    ratelimit_group = "refresh"
+
     @extend_schema(request=s.RefreshSerializer, responses={200: s.TokenResponseSerializer})
     def post(self, request):
         data = _valid(s.RefreshSerializer, request)
@@ -102,7 +116,10 @@ class VerifyView(PublicView):
         return Response(s.VerifyResponseSerializer(result).data, headers={"Cache-Control": "no-store"})
 
 
-class PasswordResetView(PublicView):
+class PasswordResetView(RateLimitedPublicView):
+    ratelimit_group = "password-reset"
+    throttle_classes = [ClientIPThrottle, ResetEmailThrottle]
+
     @extend_schema(request=s.PasswordResetSerializer, responses={202: None})
     def post(self, request):
         data = _valid(s.PasswordResetSerializer, request)
@@ -116,7 +133,9 @@ class PasswordResetView(PublicView):
         return Response(status=HTTPStatus.ACCEPTED)
 
 
-class PasswordResetConfirmView(PublicView):
+class PasswordResetConfirmView(RateLimitedPublicView):
+    ratelimit_group = "password-reset-confirm"
+
     @extend_schema(request=s.PasswordResetConfirmSerializer, responses={204: None})
     def post(self, request):
         data = _valid(s.PasswordResetConfirmSerializer, request)

@@ -139,13 +139,12 @@ if REDIS_URL:
             },
         }
     }
+    CACHES["ratelimit"] = {**CACHES["default"], "BACKEND": "config.cache_backends.RateLimitRedisCache"}
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "gatehouse",
-        }
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "gatehouse"},
+        "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "gatehouse"},
     }
 # How long a process may trust a cached "session is live" / user snapshot. Revocations are
 # written to the cache at once; this bounds staleness only if a cache write was lost.
@@ -187,6 +186,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.exception_handler.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.PrincipalThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -240,10 +240,14 @@ API_KEY_MAX_ACTIVE_PER_USER = 50
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 30)
 AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+# Failures across any usernames from one IP before that IP is locked (credential stuffing).
+AXES_IP_FAILURE_LIMIT = env_int("AXES_IP_FAILURE_LIMIT", 4 * AXES_FAILURE_LIMIT)
+AXES_HANDLER = "accounts.lockout.GatehouseAxesHandler"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Rows are recorded per (username, IP); the handler counts the pair and the IP itself.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "accounts.client.client_ip"
 AXES_USERNAME_CALLABLE = "accounts.client.login_identifier"
-AXES_RESET_ON_SUCCESS = True
 # Gatehouse writes its own audit trail; axes' per-login access log would duplicate it.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_SENSITIVE_PARAMETERS = ["password", "current_password", "new_password", "token"]
@@ -251,6 +255,9 @@ AXES_SENSITIVE_PARAMETERS = ["password", "current_password", "new_password", "to
 # --- Rate limits (django-ratelimit) -------------------------------------------------
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 RATELIMIT_AUTH = env_str("RATELIMIT_AUTH", "10/m")
+RATELIMIT_USE_CACHE = "ratelimit"
+# Redis down: let requests through (and log it) rather than lock every client out.
+RATELIMIT_FAIL_OPEN = True
 RATELIMIT_BY_ROLE = {
     "guest": env_str("RATELIMIT_GUEST", "60/h"),
     "user": env_str("RATELIMIT_USER", "100/h"),

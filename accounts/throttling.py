@@ -1,0 +1,99 @@
+"""Rate limits on django-ratelimit's counters, as DRF throttles (so 429 has Retry-After).
+
+- public auth endpoints: per client IP (and per target email for password reset), each
+  endpoint its own bucket, RATELIMIT_AUTH;
+- authenticated requests: per API key (its own `rate_limit`, else its owner's role rate) or
+  per user by role (RATELIMIT_<ROLE>).
+
+Keys are computed here from the client IP, the parsed JSON body or the principal; never
+django-ratelimit's `post:` keys, which read form data and would lump JSON clients together.
+A cache outage fails open with a loud log line (health reports the cache down).
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.cache import caches
+from django_ratelimit.core import get_usage
+from rest_framework.throttling import BaseThrottle
+
+from accounts.client import RequestMeta, client_ip
+from audit.models import Event, Outcome
+from audit.services import audit_record
+
+logger = logging.getLogger("gatehouse.ratelimit")
+
+
+class _RatelimitThrottle(BaseThrottle):
+    """One django-ratelimit counter per (group, key); subclasses say which."""
+
+    def bucket(self, request, view) -> tuple[str, str, str] | None:
+        """(group, key, rate), or None when this throttle does not apply."""
+        raise NotImplementedError
+
+    def allow_request(self, request, view) -> bool:
+        if not settings.RATELIMIT_ENABLE:
+            return True
+        bucket = self.bucket(request, view)
+        if bucket is None:
+            return True
+        group, value, rate = bucket
+        usage = get_usage(request, group=group, key=lambda _g, _r: value, rate=rate, increment=True)
+        if usage is None:
+            logger.error("rate limiting unavailable (cache down?): failing open for %s", group)
+            return True
+        if not usage["should_limit"]:
+            return True
+        self.retry_after = max(1, usage["time_left"])
+        _audit_once_per_window(request, group=group, value=value, rate=rate, window_left=self.retry_after)
+        return False
+
+    def wait(self) -> float:
+        return self.retry_after
+
+
+def _audit_once_per_window(request, *, group: str, value: str, rate: str, window_left: int) -> None:
+    """At most one ratelimit.exceeded event per client per window, so a flood cannot flood the log."""
+    marker = f"rl-audited:{group}:{value}"
+    try:
+        first = caches[settings.RATELIMIT_USE_CACHE].add(marker, 1, window_left)
+    except Exception:
+        first = False
+    if first:
+        audit_record(
+            event=Event.RATELIMIT_EXCEEDED,
+            meta=RequestMeta.from_request(request),
+            outcome=Outcome.FAILURE,
+            details={"group": group, "rate": rate, "path": request.path[:200]},
+        )
+
+
+class ClientIPThrottle(_RatelimitThrottle):
+    """Per client IP, one bucket per view (`ratelimit_group`)."""
+
+    def bucket(self, request, view):
+        return f"ip:{view.ratelimit_group}", client_ip(request) or "unknown", settings.RATELIMIT_AUTH
+
+
+class ResetEmailThrottle(_RatelimitThrottle):
+    """Per target address, from the JSON body: one inbox cannot be flooded from many IPs."""
+
+    def bucket(self, request, view):
+        email = request.data.get("email") if isinstance(request.data, dict) else None
+        if not isinstance(email, str) or not email.strip():
+            return None
+        return "email:password-reset", email.strip().lower()[:254], settings.RATELIMIT_AUTH
+
+
+class PrincipalThrottle(_RatelimitThrottle):
+    """Authenticated requests: per API key, else per user, at the role's rate."""
+
+    def bucket(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated):
+            return None
+        role_rate = settings.RATELIMIT_BY_ROLE.get(user.role, settings.RATELIMIT_BY_ROLE["guest"])
+        key_prefix = getattr(request.auth, "prefix", None)
+        if key_prefix:
+            return "apikey", key_prefix, request.auth.rate_limit or role_rate
+        return f"user:{user.role}", str(user.id), role_rate
