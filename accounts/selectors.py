@@ -1,14 +1,17 @@
 """Reads that carry a rule: which sessions a user sees, whether a token is still good."""
 
+from datetime import timedelta
+
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import auth_state
 from accounts.errors import TokenNotValid, TokenRevoked
-from accounts.models import Session, User
+from accounts.models import Role, Session, User
 from accounts.tokens import any_token_decode
 
 
@@ -60,3 +63,48 @@ def locked_identifiers() -> set[str]:
 def user_is_locked(*, user: User, locked: set[str] | None = None) -> bool:
     locked = locked_identifiers() if locked is None else locked
     return user.username.lower() in locked or user.email.lower() in locked
+
+
+def auth_stats() -> dict:
+    """The numbers on /api/v1/admin/stats and `manage.py auth_stats`."""
+    from apikeys.models import APIKey
+    from audit.models import AuditEvent, Event
+
+    now = timezone.now()
+    by_role = dict.fromkeys(Role.values, 0)
+    for row in User.objects.values("role").annotate(n=Count("pk")).order_by():
+        by_role[row["role"]] = row["n"]
+    return {
+        "users": {"total": sum(by_role.values()), "by_role": by_role},
+        "active_sessions": Session.objects.filter(revoked_at__isnull=True, expires_at__gt=now).count(),
+        "locked_accounts": len(locked_identifiers()),
+        "failed_logins_24h": AuditEvent.objects.filter(
+            event=Event.LOGIN_FAILED, timestamp__gte=now - timedelta(hours=24)
+        ).count(),
+        "active_api_keys": APIKey.objects.filter(revoked_at__isnull=True, expires_at__gt=now).count(),
+    }
+
+
+def user_list(
+    *,
+    search: str | None = None,
+    role: str | None = None,
+    is_active: bool | None = None,
+    locked: bool | None = None,
+) -> QuerySet[User]:
+    """Users for staff, newest first, with the admin API's filters."""
+    users = User.objects.order_by("-date_joined", "-pk")
+    if search:
+        users = users.filter(
+            Q(username__icontains=search) | Q(email__icontains=search) | Q(full_name__icontains=search)
+        )
+    if role:
+        users = users.filter(role=role)
+    if is_active is not None:
+        users = users.filter(is_active=is_active)
+    if locked is not None:
+        names = locked_identifiers()
+        matches = Q(username_l__in=names) | Q(email_l__in=names)
+        users = users.alias(username_l=Lower("username"), email_l=Lower("email"))
+        users = users.filter(matches) if locked else users.exclude(matches)
+    return users

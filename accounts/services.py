@@ -2,9 +2,10 @@
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from axes.handlers.proxy import AxesProxyHandler
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessFailureLog
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
@@ -13,6 +14,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.encoding import force_str
@@ -39,7 +41,7 @@ from accounts.tokens import TokenPair, refresh_lifetime, refresh_token_decode, t
 from accounts.validators import PASSWORD_TOO_LONG
 from audit.models import Event, Outcome
 from audit.services import audit_record
-from config.errors import NotFound, ServiceError
+from config.errors import Conflict, Forbidden, NotFound, ServiceError
 
 logger = logging.getLogger("gatehouse.accounts")
 
@@ -125,12 +127,34 @@ def user_profile_update(*, user: User, full_name: str, meta: RequestMeta = SYSTE
     return user
 
 
+LAST_ADMIN = "This is the last active admin: make another admin first."
+OWN_ROLE = "Nobody can raise their own role."
+ROLE_RANK = {Role.GUEST: 0, Role.USER: 1, Role.DEVELOPER: 2, Role.SERVICE_ACCOUNT: 2, Role.ADMIN: 3}
+
+
+def _keep_an_admin(user: User) -> None:
+    """Refuse to take admin power from the last active admin. Locks the admin rows, so two
+    admins demoting each other at once cannot both succeed."""
+    admins = list(
+        User.objects.select_for_update()
+        .filter(role=Role.ADMIN, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if admins == [user.pk]:
+        raise Conflict(LAST_ADMIN, errors={"role": [LAST_ADMIN]})
+
+
 def user_set_role(*, user: User, role: str, meta: RequestMeta = SYSTEM) -> User:
     """Change a user's role; takes effect on their very next request."""
     if role not in Role.values:
         raise ServiceError(errors={"role": [UNKNOWN_ROLE]})
     with transaction.atomic():
+        if role != Role.ADMIN:
+            _keep_an_admin(user)
         user = User.objects.select_for_update().get(pk=user.pk)
+        if meta.actor_id == user.pk and ROLE_RANK[role] > ROLE_RANK[user.role]:
+            raise Forbidden(OWN_ROLE)
         if user.role != role:
             before, user.role = user.role, role
             user.save(update_fields=["role"])
@@ -144,6 +168,8 @@ def user_set_role(*, user: User, role: str, meta: RequestMeta = SYSTEM) -> User:
 def user_set_active(*, user: User, is_active: bool, meta: RequestMeta = SYSTEM) -> User:
     """Activate or deactivate; deactivation ends every session at once."""
     with transaction.atomic():
+        if not is_active:
+            _keep_an_admin(user)
         user = User.objects.select_for_update().get(pk=user.pk)
         revoked = 0
         if not is_active:
@@ -164,6 +190,7 @@ def user_set_active(*, user: User, is_active: bool, meta: RequestMeta = SYSTEM) 
 def user_delete(*, user: User, meta: RequestMeta = SYSTEM) -> None:
     """Delete an account; its sessions die with it, in every process."""
     with transaction.atomic():
+        _keep_an_admin(user)
         user = User.objects.select_for_update().get(pk=user.pk)
         revoked = _revoke_all(user=user, reason=RevokeReason.ADMIN)
         auth_state.publish_user_changed(user.pk)
@@ -454,19 +481,35 @@ def password_reset_user(*, uidb64: str, token: str) -> User | None:
     return user
 
 
-def password_reset_finish(*, user: User, new_password: str, meta: RequestMeta = SYSTEM) -> None:
-    """Set the password from a checked reset link; every session of the user ends."""
+def _password_replace(*, user: User, new_password: str, reason: str, event: str, meta: RequestMeta) -> None:
     password_check(password=new_password, user=user, field="new_password")
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
-        revoked = _revoke_all(user=user, reason=RevokeReason.PASSWORD_RESET)
-        audit_record(
-            event=Event.PASSWORD_RESET_COMPLETED,
-            meta=meta,
-            target=user,
-            details={"sessions_revoked": revoked},
-        )
+        revoked = _revoke_all(user=user, reason=reason)
+        audit_record(event=event, meta=meta, target=user, details={"sessions_revoked": revoked})
+
+
+def password_reset_finish(*, user: User, new_password: str, meta: RequestMeta = SYSTEM) -> None:
+    """Set the password from a checked reset link; every session of the user ends."""
+    _password_replace(
+        user=user,
+        new_password=new_password,
+        reason=RevokeReason.PASSWORD_RESET,
+        event=Event.PASSWORD_RESET_COMPLETED,
+        meta=meta,
+    )
+
+
+def password_set_by_operator(*, user: User, new_password: str, meta: RequestMeta) -> None:
+    """An operator sets a user's password (manage.py changepassword); every session ends."""
+    _password_replace(
+        user=user,
+        new_password=new_password,
+        reason=RevokeReason.PASSWORD_CHANGE,
+        event=Event.PASSWORD_CHANGED,
+        meta=meta,
+    )
 
 
 def password_reset_complete(*, uidb64: str, token: str, new_password: str, meta: RequestMeta) -> None:
@@ -497,3 +540,74 @@ def lockout_clear(*, user: User | None = None, everyone: bool = False, meta: Req
             details={"records_cleared": cleared, "scope": "all" if everyone else "user"},
         )
     return cleared
+
+
+def user_admin_update(
+    *,
+    user: User,
+    role: str | None = None,
+    is_active: bool | None = None,
+    full_name: str | None = None,
+    meta: RequestMeta = SYSTEM,
+) -> User:
+    """Staff edit of a user (admin API and Django admin): each change through its own rule."""
+    with transaction.atomic():
+        if full_name is not None:
+            user = user_profile_update(user=user, full_name=full_name, meta=meta)
+        if role is not None:
+            user = user_set_role(user=user, role=role, meta=meta)
+        if is_active is not None:
+            user = user_set_active(user=user, is_active=is_active, meta=meta)
+    return User.objects.get(pk=user.pk)
+
+
+# --- Housekeeping -------------------------------------------------------------------------
+
+SESSION_RETENTION = timedelta(days=7)
+ATTEMPT_LOG_RETENTION = timedelta(days=30)
+
+
+def _cleanup_targets(now) -> dict[str, QuerySet]:
+    from apikeys.models import APIKey
+
+    cooloff_start = now - settings.AXES_COOLOFF_TIME
+    return {
+        "tokens": OutstandingToken.objects.filter(expires_at__lt=now),
+        "sessions": Session.objects.filter(Q(expires_at__lt=now) | Q(revoked_at__lt=now - SESSION_RETENTION)),
+        "api_keys": APIKey.objects.filter(expires_at__lt=now),
+        "attempts": AccessAttempt.objects.filter(attempt_time__lt=cooloff_start),
+        "failure_logs": AccessFailureLog.objects.filter(attempt_time__lt=now - ATTEMPT_LOG_RETENTION),
+    }
+
+
+def auth_cleanup(
+    *,
+    dry_run: bool = False,
+    batch_size: int = 5000,
+    progress: Callable[[str, int], None] | None = None,
+    meta: RequestMeta = SYSTEM,
+) -> dict[str, int]:
+    """Delete expired refresh-token records (and their blacklist rows), ended sessions,
+    expired API keys and old failed-login records, in batches of short transactions so no
+    statement holds locks for long. Returns counts per kind (what would go, with dry_run)."""
+    now = timezone.now()
+    counts: dict[str, int] = {}
+    for name, queryset in _cleanup_targets(now).items():
+        if dry_run:
+            counts[name] = queryset.count()
+            continue
+        deleted = 0
+        while True:
+            ids = list(queryset.order_by().values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                break
+            with transaction.atomic():
+                # Only the rows of this batch: by primary key, no long range scan under lock.
+                queryset.model.objects.filter(pk__in=ids).delete()
+            deleted += len(ids)
+            if progress:
+                progress(name, deleted)
+        counts[name] = deleted
+    if not dry_run:
+        audit_record(event=Event.CLEANUP_RAN, meta=meta, details=counts)
+    return counts

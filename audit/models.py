@@ -26,6 +26,7 @@ class Event(models.TextChoices):
     APIKEY_REVOKED = "apikey.revoked", "API key revoked"
     RATELIMIT_EXCEEDED = "ratelimit.exceeded", "Rate limit exceeded"
     AUDIT_PRUNED = "audit.pruned", "Audit log pruned"
+    CLEANUP_RAN = "system.cleanup", "Expired records cleaned up"
 
 
 class Outcome(models.TextChoices):

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from accounts.models import Role, Session
+from accounts.selectors import user_is_locked
 
 PASSWORD_FIELD_MAX = 256
 NOT_WRITABLE_HERE = "This field cannot be changed here."
@@ -121,3 +122,29 @@ class SessionSerializer(serializers.ModelSerializer):
 
     def get_current(self, session: Session) -> bool:
         return str(session.pk) == self.context.get("current_session_id")
+
+
+class AdminUserSerializer(UserSerializer):
+    locked = serializers.SerializerMethodField()
+
+    def get_locked(self, user) -> bool:
+        return user_is_locked(user=user, locked=self.context.get("locked"))
+
+
+class AdminUserQuerySerializer(serializers.Serializer):
+    search = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
+    locked = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class AdminUserUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    is_active = serializers.BooleanField(required=False)
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        forbidden = set(self.initial_data) - set(self.fields)
+        if forbidden:
+            raise serializers.ValidationError({field: [NOT_WRITABLE_HERE] for field in sorted(forbidden)})
+        return attrs

@@ -6,14 +6,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
 from accounts.client import RequestMeta
+from accounts.management.commands._helpers import service_error_line
 from accounts.models import Role
 from config.errors import ServiceError
-
-
-def service_error_line(exc: ServiceError) -> str:
-    """One line for an operator: the message, then each field's problems."""
-    parts = [f"{field}: {' '.join(messages)}" for field, messages in (exc.errors or {}).items()]
-    return "; ".join(parts) or exc.message
 
 
 class Command(BaseCommand):

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
 from accounts.client import RequestMeta
+from accounts.management.commands._helpers import user_named
 
 
 class Command(BaseCommand):
@@ -19,8 +20,6 @@ class Command(BaseCommand):
             cleared = services.lockout_clear(everyone=True, meta=meta)
             self.stdout.write(self.style.SUCCESS(f"Cleared all lockouts ({cleared} records)."))
             return
-        user = services.user_by_identifier(options["username"])
-        if user is None:
-            raise CommandError(f"no user named {options['username']!r}")
+        user = user_named(options["username"])
         cleared = services.lockout_clear(user=user, meta=meta)
         self.stdout.write(self.style.SUCCESS(f"Unlocked {user.username} ({cleared} records cleared)."))

@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.client import RequestMeta
-from accounts.management.commands.create_user import service_error_line
-from accounts.services import user_by_identifier
+from accounts.management.commands._helpers import service_error_line, user_named
 from apikeys import services
 from config.errors import ServiceError
 
@@ -20,9 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--rate-limit", default="", help="e.g. 1000/h; default: the owner's role limit")
 
     def handle(self, *args, **options):
-        owner = user_by_identifier(options["username"])
-        if owner is None or "@" in options["username"]:
-            raise CommandError(f"no user named {options['username']!r}")
+        owner = user_named(options["username"])
         try:
             key, full_key = services.apikey_create(
                 owner=owner,

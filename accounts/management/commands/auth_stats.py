@@ -1,0 +1,15 @@
+from django.core.management.base import BaseCommand
+
+from accounts.selectors import auth_stats
+
+
+class Command(BaseCommand):
+    help = "Print the numbers of /api/v1/admin/stats."
+
+    def handle(self, *args, **options):
+        stats = auth_stats()
+        self.stdout.write(f"users: {stats['users']['total']}")
+        for role, count in stats["users"]["by_role"].items():
+            self.stdout.write(f"  {role}: {count}")
+        for key in ("active_sessions", "locked_accounts", "failed_logins_24h", "active_api_keys"):
+            self.stdout.write(f"{key}: {stats[key]}")

@@ -1,0 +1,38 @@
+import getpass
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts import services
+from accounts.client import RequestMeta
+from accounts.management.commands._helpers import service_error_line, user_named
+from config.errors import ServiceError
+
+
+class Command(BaseCommand):
+    help = (
+        "Set a user's password (replaces Django's changepassword so the change is validated, "
+        "audited and ends every session of the user)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--password-stdin", action="store_true")
+
+    def handle(self, *args, **options):
+        user = user_named(options["username"])
+        if options["password_stdin"]:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            if not sys.stdin.isatty():
+                raise CommandError("no terminal to ask on: use --password-stdin")
+            password = getpass.getpass("New password: ")
+            if password != getpass.getpass("New password (again): "):
+                raise CommandError("the passwords do not match")
+        try:
+            services.password_set_by_operator(
+                user=user, new_password=password, meta=RequestMeta.operator("changepassword")
+            )
+        except ServiceError as exc:
+            raise CommandError(service_error_line(exc)) from None
+        self.stdout.write(self.style.SUCCESS(f"Password of {user.username} changed; their sessions were revoked."))

@@ -1,0 +1,20 @@
+from django.core.management.base import BaseCommand
+
+from accounts import services
+from accounts.client import RequestMeta
+from accounts.management.commands._helpers import user_named
+from accounts.models import RevokeReason
+
+
+class Command(BaseCommand):
+    help = "Revoke every session of a user: their access and refresh tokens stop working at once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+
+    def handle(self, *args, **options):
+        user = user_named(options["username"])
+        count = services.session_revoke_all(
+            user=user, reason=RevokeReason.ADMIN, meta=RequestMeta.operator("revoke_sessions")
+        )
+        self.stdout.write(self.style.SUCCESS(f"Revoked {count} session(s) of {user.username}."))
