@@ -1,30 +1,139 @@
+"""Staff run Gatehouse here. Every change goes through accounts.services, like the API."""
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.forms import ReadOnlyPasswordHashField
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
-from accounts import services
+from accounts import selectors, services
 from accounts.client import RequestMeta
-from accounts.models import Session, User
+from accounts.models import RevokeReason, Session, User
+from config.errors import ServiceError
+
+admin.site.site_header = "Gatehouse administration"
+admin.site.site_title = "Gatehouse"
+admin.site.index_title = "Users, sessions, keys and the audit log"
 
 
 class UserChangeForm(forms.ModelForm):
+    password = ReadOnlyPasswordHashField(
+        label="Password",
+        help_text="Only a summary of the hash is stored and shown. Use “Send password reset” to help a user.",
+    )
+
     class Meta:
         model = User
-        fields = ["full_name", "role"]
+        fields = ["full_name", "role", "is_active"]
+
+
+class LockedFilter(admin.SimpleListFilter):
+    title = "locked out"
+    parameter_name = "locked"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Locked"), ("no", "Not locked")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("yes", "no"):
+            return queryset
+        return queryset.filter(is_locked=self.value() == "yes")
+
+
+class SessionInline(admin.TabularInline):
+    model = Session
+    fields = ["device", "ip_address", "created_at", "last_used_at", "expires_at", "state"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-created_at"]
+    verbose_name_plural = "Sessions (revoke from the Sessions page or with “Revoke all sessions”)"
+
+    @admin.display(description="device")
+    def device(self, session: Session) -> str:
+        return session.user_agent[:80] or "-"
+
+    @admin.display(description="state")
+    def state(self, session: Session) -> str:
+        if session.pk is None or session.expires_at is None:
+            return "-"
+        if session.revoked_at:
+            return f"revoked ({session.get_revoked_reason_display()})"
+        return "live" if session.is_live() else "expired"
 
 
 @admin.register(User)
 class UserAdmin(admin.ModelAdmin):
     form = UserChangeForm
-    list_display = ["username", "email", "full_name", "role", "is_active", "last_login", "date_joined"]
-    list_filter = ["role", "is_active"]
+    list_display = [
+        "username",
+        "email",
+        "full_name",
+        "role",
+        "is_active",
+        "locked",
+        "last_login",
+        "date_joined",
+    ]
+    list_filter = ["role", "is_active", LockedFilter]
     search_fields = ["username", "email", "full_name"]
-    readonly_fields = ["username", "email", "is_active", "last_login", "date_joined"]
+    readonly_fields = ["username", "email", "last_login", "date_joined", "locked_status", "history"]
+    fieldsets = [
+        (None, {"fields": ["username", "email", "password", "full_name"]}),
+        ("Access", {"fields": ["role", "is_active", "locked_status"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+        ("What happened", {"fields": ["history"]}),
+    ]
+    inlines = [SessionInline]
     ordering = ["-date_joined"]
-
-    actions = ["unlock_selected"]
+    show_full_result_count = False
+    actions = ["unlock_selected", "revoke_sessions_selected", "send_password_reset", "deactivate_selected"]
+    change_form_template = "admin/accounts/user/change_form.html"
 
     def has_add_permission(self, request) -> bool:
         return False  # accounts are made by registration or `manage.py create_user`
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # deactivate instead; the admin API can delete (audited, last-admin safe)
+
+    def get_queryset(self, request):
+        # The "locked" column and filter come from one subquery, not a query per row.
+        return selectors.with_locked(super().get_queryset(request))
+
+    @admin.display(boolean=True, description="locked", ordering="is_locked")
+    def locked(self, user: User) -> bool:
+        return user.is_locked
+
+    @admin.display(description="locked out")
+    def locked_status(self, user: User) -> str:
+        return "yes: use “Unlock” above" if selectors.user_is_locked(user=user) else "no"
+
+    @admin.display(description="audit log")
+    def history(self, user: User):
+        url = reverse("admin:audit_auditevent_changelist") + f"?q={user.username}"
+        return format_html('<a href="{}">Every audit event for {}</a>', url, user.username)
+
+    def save_model(self, request, obj, form, change):
+        changes = {
+            field: form.cleaned_data[field] for field in form.changed_data if field in form.Meta.fields
+        }
+        try:
+            services.user_admin_update(user=obj, meta=RequestMeta.from_request(request), **changes)
+        except ServiceError as exc:
+            self._service_error = exc
+            messages.error(request, _error_text(exc))
+
+    def response_change(self, request, obj):
+        if getattr(self, "_service_error", None):
+            self._service_error = None
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    # --- actions -------------------------------------------------------------------
 
     @admin.action(description="Unlock selected users (clear failed logins)")
     def unlock_selected(self, request, queryset):
@@ -33,24 +142,106 @@ class UserAdmin(admin.ModelAdmin):
             services.lockout_clear(user=user, meta=meta)
         self.message_user(request, f"Unlocked {queryset.count()} user(s).", messages.SUCCESS)
 
-    def save_model(self, request, obj, form, change):
+    @admin.action(description="Revoke all sessions of selected users")
+    def revoke_sessions_selected(self, request, queryset):
         meta = RequestMeta.from_request(request)
-        if "full_name" in form.changed_data:
-            services.user_profile_update(user=obj, full_name=obj.full_name, meta=meta)
-        if "role" in form.changed_data:
-            services.user_set_role(user=obj, role=obj.role, meta=meta)
+        total = sum(
+            services.session_revoke_all(user=u, reason=RevokeReason.ADMIN, meta=meta) for u in queryset
+        )
+        self.message_user(request, f"Revoked {total} session(s).", messages.SUCCESS)
+
+    @admin.action(description="Send password reset email")
+    def send_password_reset(self, request, queryset):
+        meta = RequestMeta.from_request(request)
+        for user in queryset:
+            services.password_reset_request(email=user.email, reset_url=_reset_url(request), meta=meta)
+        self.message_user(request, f"Sent reset links to {queryset.count()} user(s) with usable passwords.")
+
+    @admin.action(description="Deactivate selected users (ends their sessions)")
+    def deactivate_selected(self, request, queryset):
+        meta = RequestMeta.from_request(request)
+        done = 0
+        for user in queryset:
+            try:
+                services.user_set_active(user=user, is_active=False, meta=meta)
+                done += 1
+            except ServiceError as exc:
+                messages.error(request, f"{user.username}: {_error_text(exc)}")
+        self.message_user(request, f"Deactivated {done} user(s).", messages.SUCCESS)
+
+    # --- the Unlock button on a user's page ---------------------------------------
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<int:user_id>/unlock/",
+                self.admin_site.admin_view(require_POST(self.unlock_view)),
+                name="accounts_user_unlock",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def unlock_view(self, request, user_id: int):
+        user = get_object_or_404(User, pk=user_id)
+        cleared = services.lockout_clear(user=user, meta=RequestMeta.from_request(request))
+        self.message_user(
+            request, f"Unlocked {user.username} ({cleared} failed-login records cleared).", messages.SUCCESS
+        )
+        return HttpResponseRedirect(reverse("admin:accounts_user_change", args=[user.pk]))
+
+
+def _error_text(exc: ServiceError) -> str:
+    return " ".join(m for messages_ in (exc.errors or {}).values() for m in messages_) or exc.message
+
+
+def _reset_url(request):
+    def build(uidb64: str, token: str) -> str:
+        return request.build_absolute_uri(
+            reverse("password-reset-page", kwargs={"uidb64": uidb64, "token": token})
+        )
+
+    return build
 
 
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
-    list_display = ["id", "user", "created_at", "last_used_at", "expires_at", "revoked_at", "ip_address"]
-    list_filter = ["revoked_reason"]
-    search_fields = ["user__username", "ip_address"]
+    list_display = [
+        "id",
+        "user",
+        "user_agent",
+        "ip_address",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = ["revoked_reason", "remember_me"]
+    search_fields = ["=user__username", "=ip_address"]
+    search_help_text = "Exact username or IP address."
     list_select_related = ["user"]
-    readonly_fields = [f.name for f in Session._meta.fields]
+    ordering = ["-created_at"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in Session._meta.fields if f.name != "refresh_jti"]
+    exclude = ["refresh_jti"]
+    actions = ["revoke_selected"]
 
     def has_add_permission(self, request) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return request.method == "GET"  # viewable, never edited
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.action(description="Revoke selected sessions")
+    def revoke_selected(self, request, queryset):
+        meta = RequestMeta.from_request(request)
+        live = queryset.filter(revoked_at__isnull=True).select_related("user")
+        count = 0
+        for session in live:
+            services.session_revoke(
+                user=session.user, session_id=session.pk, reason=RevokeReason.ADMIN, meta=meta
+            )
+            count += 1
+        self.message_user(request, f"Revoked {count} session(s).", messages.SUCCESS)

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework_simplejwt.utils import datetime_from_epoch
@@ -60,9 +60,8 @@ def locked_identifiers() -> set[str]:
     return {name for name in rows if name}
 
 
-def user_is_locked(*, user: User, locked: set[str] | None = None) -> bool:
-    locked = locked_identifiers() if locked is None else locked
-    return user.username.lower() in locked or user.email.lower() in locked
+def user_is_locked(*, user: User) -> bool:
+    return with_locked(User.objects.filter(pk=user.pk)).values_list("is_locked", flat=True).first() or False
 
 
 def auth_stats() -> dict:
@@ -102,9 +101,21 @@ def user_list(
         users = users.filter(role=role)
     if is_active is not None:
         users = users.filter(is_active=is_active)
+    users = with_locked(users)
     if locked is not None:
-        names = locked_identifiers()
-        matches = Q(username_l__in=names) | Q(email_l__in=names)
-        users = users.alias(username_l=Lower("username"), email_l=Lower("email"))
-        users = users.filter(matches) if locked else users.exclude(matches)
+        users = users.filter(is_locked=locked)
     return users
+
+
+def with_locked(users: QuerySet[User]) -> QuerySet[User]:
+    """Annotate `is_locked`: some address holds AXES_FAILURE_LIMIT recent failures for the
+    user's username or email."""
+    threshold = timezone.now() - settings.AXES_COOLOFF_TIME
+    locking = (
+        AccessAttempt.objects.filter(attempt_time__gte=threshold)
+        .filter(Q(username=Lower(OuterRef("username"))) | Q(username=Lower(OuterRef("email"))))
+        .values("ip_address")
+        .annotate(failures=Sum("failures_since_start"))
+        .filter(failures__gte=settings.AXES_FAILURE_LIMIT)
+    )
+    return users.annotate(is_locked=Exists(locking))

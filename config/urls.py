@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -11,6 +12,10 @@ from config import exception_handler
 def api_not_found(request, *args, **kwargs):
     return exception_handler.handler404(request)
 
+
+# Roles, not Django groups, carry powers here (auth's admin registers after accounts').
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
 
 handler400 = "config.exception_handler.handler400"
 handler403 = "config.exception_handler.handler403"

@@ -42,8 +42,7 @@ class AdminUserListView(AdminView):
         users = selectors.user_list(**query.validated_data)
         paginator = UserPagination()
         page = paginator.paginate_queryset(users, request, view=self)
-        context = {"locked": selectors.locked_identifiers()}
-        return paginator.get_paginated_response(AdminUserSerializer(page, many=True, context=context).data)
+        return paginator.get_paginated_response(AdminUserSerializer(page, many=True).data)
 
 
 class AdminUserDetailView(AdminView):

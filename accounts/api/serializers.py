@@ -128,7 +128,8 @@ class AdminUserSerializer(UserSerializer):
     locked = serializers.SerializerMethodField()
 
     def get_locked(self, user) -> bool:
-        return user_is_locked(user=user, locked=self.context.get("locked"))
+        locked = getattr(user, "is_locked", None)  # annotated by selectors.user_list
+        return user_is_locked(user=user) if locked is None else locked
 
 
 class AdminUserQuerySerializer(serializers.Serializer):

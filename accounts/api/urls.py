@@ -26,7 +26,16 @@ urlpatterns = [
     ),
     route("auth/password-reset", views.PasswordResetView, "auth-password-reset"),
     route("auth/password-reset/confirm", views.PasswordResetConfirmView, "auth-password-reset-confirm"),
+    route("admin/users", admin_views.AdminUserListView, "admin-users"),
+    route(r"admin/users/(?P<user_id>[0-9]{1,18})", admin_views.AdminUserDetailView, "admin-user-detail"),
     route(
         r"admin/users/(?P<user_id>[0-9]{1,18})/unlock", admin_views.AdminUserUnlockView, "admin-user-unlock"
     ),
+    route(
+        r"admin/users/(?P<user_id>[0-9]{1,18})/revoke-sessions",
+        admin_views.AdminUserRevokeSessionsView,
+        "admin-user-revoke-sessions",
+    ),
+    route("admin/stats", admin_views.AdminStatsView, "admin-stats"),
+    route("admin/cleanup", admin_views.AdminCleanupView, "admin-cleanup"),
 ]

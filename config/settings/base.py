@@ -61,6 +61,8 @@ USE_TZ = True
 APPEND_SLASH = False
 
 INSTALLED_APPS = [
+    # First, so its commands (changepassword) replace Django's unaudited ones.
+    "accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -71,7 +73,6 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "axes",
-    "accounts",
     "apikeys",
     "audit",
 ]

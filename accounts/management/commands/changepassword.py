@@ -35,4 +35,6 @@ class Command(BaseCommand):
             )
         except ServiceError as exc:
             raise CommandError(service_error_line(exc)) from None
-        self.stdout.write(self.style.SUCCESS(f"Password of {user.username} changed; their sessions were revoked."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Password of {user.username} changed; their sessions were revoked.")
+        )

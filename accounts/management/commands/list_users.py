@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 
 from accounts.management.commands._helpers import table
 from accounts.models import Role
-from accounts.selectors import locked_identifiers, user_is_locked, user_list
+from accounts.selectors import user_list
 
 
 class Command(BaseCommand):
@@ -13,7 +13,6 @@ class Command(BaseCommand):
         parser.add_argument("--locked", action="store_true", help="only users locked out now")
 
     def handle(self, *args, **options):
-        locked = locked_identifiers()
         users = user_list(role=options["role"], locked=True if options["locked"] else None)
         rows = [("ID", "USERNAME", "EMAIL", "ROLE", "ACTIVE", "LOCKED", "LAST LOGIN")]
         for user in users.iterator(chunk_size=2000):
@@ -24,7 +23,7 @@ class Command(BaseCommand):
                     user.email,
                     user.role,
                     "yes" if user.is_active else "no",
-                    "yes" if user_is_locked(user=user, locked=locked) else "no",
+                    "yes" if user.is_locked else "no",
                     f"{user.last_login:%Y-%m-%d %H:%M}" if user.last_login else "-",
                 )
             )
