@@ -6,6 +6,9 @@ run:
 test:
 	./scripts/test
 
+bench:
+	./bench/run
+
 lint:
 	./scripts/setup dev
 	.venv/bin/ruff check .

@@ -2,7 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.forms import ReadOnlyPasswordHashField
+from django.contrib.auth.hashers import identify_hasher
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts import selectors, services
 from accounts.client import RequestMeta
 from accounts.models import RevokeReason, Session, User
+from audit.admin import EstimatedCountPaginator
 from config.errors import ServiceError
 
 admin.site.site_header = "Gatehouse administration"
@@ -20,11 +21,6 @@ admin.site.index_title = "Users, sessions, keys and the audit log"
 
 
 class UserChangeForm(forms.ModelForm):
-    password = ReadOnlyPasswordHashField(
-        label="Password",
-        help_text="Only a summary of the hash is stored and shown. Use “Send password reset” to help a user.",
-    )
-
     class Meta:
         model = User
         fields = ["full_name", "role", "is_active"]
@@ -40,7 +36,12 @@ class LockedFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() not in ("yes", "no"):
             return queryset
-        return queryset.filter(is_locked=self.value() == "yes")
+        locked_ids = selectors.user_list(locked=True).values("pk")
+        return (
+            queryset.filter(pk__in=locked_ids)
+            if self.value() == "yes"
+            else queryset.exclude(pk__in=locked_ids)
+        )
 
 
 class SessionInline(admin.TabularInline):
@@ -81,9 +82,17 @@ class UserAdmin(admin.ModelAdmin):
     ]
     list_filter = ["role", "is_active", LockedFilter]
     search_fields = ["username", "email", "full_name"]
-    readonly_fields = ["username", "email", "last_login", "date_joined", "locked_status", "history"]
+    readonly_fields = [
+        "username",
+        "email",
+        "password_summary",
+        "last_login",
+        "date_joined",
+        "locked_status",
+        "history",
+    ]
     fieldsets = [
-        (None, {"fields": ["username", "email", "password", "full_name"]}),
+        (None, {"fields": ["username", "email", "password_summary", "full_name"]}),
         ("Access", {"fields": ["role", "is_active", "locked_status"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
         ("What happened", {"fields": ["history"]}),
@@ -91,6 +100,7 @@ class UserAdmin(admin.ModelAdmin):
     inlines = [SessionInline]
     ordering = ["-date_joined"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     actions = ["unlock_selected", "revoke_sessions_selected", "send_password_reset", "deactivate_selected"]
     change_form_template = "admin/accounts/user/change_form.html"
 
@@ -107,6 +117,17 @@ class UserAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="locked", ordering="is_locked")
     def locked(self, user: User) -> bool:
         return user.is_locked
+
+    @admin.display(description="password")
+    def password_summary(self, user: User) -> str:
+        if not user.has_usable_password():
+            return "No password: this account signs in with API keys only."
+        try:
+            summary = identify_hasher(user.password).safe_summary(user.password)
+        except ValueError:
+            return "Unknown hash format."
+        parts = ", ".join(f"{k}: {v}" for k, v in summary.items())
+        return f"{parts}. Only this summary is shown; use “Send password reset” to help a user."
 
     @admin.display(description="locked out")
     def locked_status(self, user: User) -> str:

@@ -2,7 +2,7 @@
 
 from django import forms
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.urls import reverse_lazy
 
 from accounts import services
@@ -46,3 +46,35 @@ class ResetPasswordPageView(auth_views.PasswordResetConfirmView):
 
 class ResetPasswordDoneView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_done.html"
+
+
+class StaffPasswordChangeForm(PasswordChangeForm):
+    def __init__(self, user, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def save(self, commit=True):
+        services.password_set(
+            user=self.user,
+            new_password=self.cleaned_data["new_password1"],
+            meta=RequestMeta.from_request(self.request),
+        )
+        self.user.refresh_from_db()
+        return self.user
+
+
+class StaffPasswordChangeView(auth_views.PasswordChangeView):
+    """The admin's "Change password" page, through the same service (validated, audited,
+    API sessions revoked) instead of Django's direct save."""
+
+    form_class = StaffPasswordChangeForm
+    template_name = "registration/password_change_form.html"
+    success_url = reverse_lazy("admin:password_change_done")
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def get_context_data(self, **kwargs):
+        from django.contrib import admin
+
+        return {**admin.site.each_context(self.request), **super().get_context_data(**kwargs)}

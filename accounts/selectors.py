@@ -103,7 +103,11 @@ def user_list(
         users = users.filter(is_active=is_active)
     users = with_locked(users)
     if locked is not None:
-        users = users.filter(is_locked=locked)
+        # From the (small) set of locked names: served by the unique LOWER() indexes.
+        names = locked_identifiers()
+        users = users.alias(username_l=Lower("username"), email_l=Lower("email"))
+        matches = Q(username_l__in=names) | Q(email_l__in=names)
+        users = users.filter(matches) if locked else users.exclude(matches)
     return users
 
 

@@ -501,8 +501,9 @@ def password_reset_finish(*, user: User, new_password: str, meta: RequestMeta = 
     )
 
 
-def password_set_by_operator(*, user: User, new_password: str, meta: RequestMeta) -> None:
-    """An operator sets a user's password (manage.py changepassword); every session ends."""
+def password_set(*, user: User, new_password: str, meta: RequestMeta) -> None:
+    """Set a known user's password (manage.py changepassword, the admin's own password page);
+    every API session of the user ends."""
     _password_replace(
         user=user,
         new_password=new_password,

@@ -1,14 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api import views as account_views
 from accounts.api.urls import route
-from accounts.pages import ResetPasswordDoneView, ResetPasswordPageView
+from accounts.pages import ResetPasswordDoneView, ResetPasswordPageView, StaffPasswordChangeView
 from config import exception_handler
 
 
+@csrf_exempt  # a POST to an unknown API path is a JSON 404, not the CSRF failure page
 def api_not_found(request, *args, **kwargs):
     return exception_handler.handler404(request)
 
@@ -40,6 +42,11 @@ urlpatterns = [
         name="password-reset-page",
     ),
     path("reset-password/done/", ResetPasswordDoneView.as_view(), name="password-reset-done"),
+    path(
+        "admin/password_change/",
+        admin.site.admin_view(StaffPasswordChangeView.as_view()),
+        name="staff-password-change",
+    ),
     path("admin/", admin.site.urls),
     # Anything else under /api/ is a JSON 404, in DEBUG too.
     re_path(r"^api/", api_not_found),

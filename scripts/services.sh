@@ -28,6 +28,13 @@ _need_root_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
 }
 
+# Debian's Chromium for the admin browser tests (Playwright drives it; no browser download).
+browser_ensure() {
+  if [ ! -x /usr/bin/chromium ]; then
+    _need_root_install chromium chromium
+  fi
+}
+
 services_start() {
   GH_SERVICES_DIR=$(mktemp -d /tmp/gatehouse-services.XXXXXX)
   chmod 755 "$GH_SERVICES_DIR"

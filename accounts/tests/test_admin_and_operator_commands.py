@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from accounts.models import Role, Session, User
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import PASSWORD, UserFactory
 from accounts.tests.helpers import bearer_client, login
 from audit.models import AuditEvent
 
@@ -117,7 +117,8 @@ def test_last_admin_cannot_be_demoted_in_the_admin(staff, admin_user):
 
 def test_password_shows_only_the_hash_summary(staff, user):
     page = staff.get(f"/admin/accounts/user/{user.pk}/change/").content.decode()
-    assert "argon2" in page and user.password not in page
+    assert "algorithm: argon2" in page and user.password not in page
+    assert "Reset password" not in page  # no link to a password form that bypasses the services
 
 
 def test_actions_unlock_revoke_reset_deactivate(staff, api_client, user, django_capture_on_commit_callbacks):
@@ -275,3 +276,18 @@ def test_bad_input_from_a_shell_is_one_line_without_a_traceback():
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "invalid choice: 'overlord'" in result.stderr.strip().splitlines()[-1]
+
+
+def test_admins_own_password_change_goes_through_the_service(staff, api_client, admin_user):
+    tokens = login(api_client, "root")
+    new = "a fresh admin passphrase"
+    response = staff.post(
+        "/admin/password_change/", {"old_password": PASSWORD, "new_password1": new, "new_password2": new}
+    )
+    assert response.status_code == HTTPStatus.FOUND and response["Location"].endswith(
+        "/admin/password_change/done/"
+    )
+    assert bearer_client(tokens["access_token"]).get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
+    event = AuditEvent.objects.get(event="password.changed")
+    assert event.actor_id == admin_user.pk and event.target_user_id == admin_user.pk
+    assert staff.get("/admin/").status_code == HTTPStatus.OK  # still signed in to the admin

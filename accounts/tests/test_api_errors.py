@@ -29,10 +29,13 @@ def test_wrong_method_is_405(api_client):
 
 
 @pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v2/auth/login", "/api/"])
-def test_unknown_api_paths_are_json_404(api_client, path):
-    response = api_client.get(path)
-    assert response.status_code == HTTPStatus.NOT_FOUND
-    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+def test_unknown_api_paths_are_json_404(path):
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)  # as a real client: no CSRF page instead of a 404
+    for response in (client.get(path), client.post(path, {}, format="json")):
+        assert response.status_code == HTTPStatus.NOT_FOUND
+        assert response.json() == {"detail": "Not found.", "code": "not_found"}
 
 
 def test_trailing_slash_works_without_redirect_post_included(api_client, user, password):

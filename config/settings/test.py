@@ -11,3 +11,6 @@ PASSWORD_HASHERS = ["accounts.tests.hashers.FastArgon2PasswordHasher"]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+
+# No persistent connections: live-server threads must not keep the test database open.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -30,7 +30,7 @@ class Command(BaseCommand):
             if password != getpass.getpass("New password (again): "):
                 raise CommandError("the passwords do not match")
         try:
-            services.password_set_by_operator(
+            services.password_set(
                 user=user, new_password=password, meta=RequestMeta.operator("changepassword")
             )
         except ServiceError as exc:

@@ -1,0 +1,147 @@
+"""What staff do in the Django admin, in a real headless Chromium (Debian's, never downloaded).
+
+Each step saves a screenshot under test-artifacts/screenshots/ (or $GATEHOUSE_ARTIFACTS).
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from accounts.tests.factories import PASSWORD, UserFactory
+from apikeys.models import APIKey
+from apikeys.services import apikey_create
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+ARTIFACTS = Path(
+    os.environ.get("GATEHOUSE_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")
+)
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def page(live_server, settings):
+    from playwright import sync_api as playwright_sync
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: ./scripts/test installs Debian's chromium package")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
+    # ordinary synchronous ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    settings.RATELIMIT_AUTH = "1000/m"
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with playwright_sync.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        tab = context.new_page()
+        tab.set_default_timeout(15000)
+        tab.base = live_server.url
+        tab.shot = lambda name: tab.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        yield tab
+        context.close()
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def admin_login(page) -> None:
+    UserFactory(username="staffer", email="staffer@example.com", role=Role.ADMIN)
+    page.goto(page.base + "/admin/")
+    page.fill("#id_username", "staffer")
+    page.fill("#id_password", PASSWORD)
+    page.shot("01-login")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    page.shot("02-admin-index")
+
+
+def lock_out(username: str) -> None:
+    client = APIClient()
+    for _ in range(5):
+        client.post(
+            "/api/v1/auth/login", {"username": username, "password": "wrong words here"}, format="json"
+        )
+
+
+def test_find_a_locked_user_and_unlock_them(page):
+    UserFactory(username="alice", email="alice@example.com")
+    UserFactory(username="bob", email="bob@example.com")
+    lock_out("alice")
+    admin_login(page)
+    page.get_by_role("link", name="Users", exact=True).click()
+    page.locator("#changelist-filter").get_by_role("link", name="Locked", exact=True).click()
+    page.shot("03-locked-users")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 1 and "alice" in rows.first.inner_text()
+    page.click("#result_list >> text=alice")
+    assert "yes: use" in page.inner_text(".field-locked_status")
+    page.click("#unlock-user")
+    page.wait_for_selector(".messagelist")
+    page.shot("04-unlocked")
+    assert "Unlocked alice" in page.inner_text(".messagelist")
+    assert page.inner_text(".field-locked_status .readonly").strip() == "no"
+    login = APIClient().post("/api/v1/auth/login", {"username": "alice", "password": PASSWORD}, format="json")
+    assert login.status_code == 200
+
+
+def test_change_a_role(page):
+    UserFactory(username="carol", email="carol@example.com")
+    admin_login(page)
+    page.get_by_role("link", name="Users", exact=True).click()
+    page.fill("#searchbar", "carol")
+    page.press("#searchbar", "Enter")
+    page.click("#result_list >> text=carol")
+    page.select_option("#id_role", "developer")
+    page.shot("05-change-role")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist")
+    page.shot("06-role-changed")
+    assert "Developer" in page.inner_text("#result_list")
+    me = APIClient()
+    token = me.post("/api/v1/auth/login", {"username": "carol", "password": PASSWORD}, format="json").json()
+    me.credentials(HTTP_AUTHORIZATION=f"Bearer {token['access_token']}")
+    assert me.get("/api/v1/auth/me").json()["role"] == "developer"
+
+
+def test_revoke_a_leaked_key(page):
+    owner = UserFactory(username="dave", email="dave@example.com")
+    key, full_key = apikey_create(owner=owner, name="ci deploy", scopes=["profile:read"])
+    admin_login(page)
+    page.locator("#apikeys-apikey").get_by_role("link", name="API keys").click()
+    page.fill("#searchbar", key.prefix)
+    page.press("#searchbar", "Enter")
+    page.shot("07-key-found")
+    assert full_key.split("_", 2)[2] not in page.content()
+    page.check("#result_list input.action-select")
+    page.select_option("select[name=action]", "revoke_selected")
+    page.click("button[name=index]")
+    page.wait_for_selector(".messagelist")
+    page.shot("08-key-revoked")
+    assert "Revoked 1 key(s)" in page.inner_text(".messagelist")
+    assert APIKey.objects.get(pk=key.pk).revoked_at is not None
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=full_key)
+    assert client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_read_what_happened_to_an_account(page):
+    UserFactory(username="erin", email="erin@example.com")
+    lock_out("erin")
+    admin_login(page)
+    page.get_by_role("link", name="Users", exact=True).click()
+    page.click("#result_list >> text=erin")
+    page.click("text=Every audit event for erin")
+    page.wait_for_selector("#result_list")
+    page.shot("09-audit-for-erin")
+    text = page.inner_text("#result_list")
+    assert "Locked out" in text and "Login failed" in text and "User created by staff or operator" in text
+    page.click("#result_list tbody tr >> nth=0 >> a")
+    page.shot("10-audit-event")
+    assert re.search(r"Locked out|Login failed", page.content())
