@@ -13,7 +13,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -37,7 +37,13 @@ from accounts.errors import (
 )
 from accounts.lockout import lockout_retry_after
 from accounts.models import RevokeReason, Role, Session, User, username_validator
-from accounts.tokens import TokenPair, refresh_lifetime, refresh_token_decode, token_pair_issue
+from accounts.tokens import (
+    REMEMBER_ME_CLAIM,
+    TokenPair,
+    refresh_lifetime,
+    refresh_token_decode,
+    token_pair_issue,
+)
 from accounts.validators import PASSWORD_TOO_LONG
 from audit.models import Event, Outcome
 from audit.services import audit_record
@@ -218,7 +224,7 @@ def _session_start(*, user: User, remember_me: bool, meta: RequestMeta) -> tuple
         ip_address=meta.ip_address,
         user_agent=meta.user_agent,
     )
-    pair = token_pair_issue(session=session, user=user)
+    pair = token_pair_issue(session_id=session.pk, user_id=user.pk, role=user.role, remember_me=remember_me)
     session.refresh_jti = pair.refresh_jti
     session.expires_at = pair.refresh_expires_at
     session.save()
@@ -294,66 +300,92 @@ def _login_failed(*, request, identifier: str, meta: RequestMeta) -> None:
     raise InvalidCredentials()
 
 
-class _Reuse(Exception):
-    """A refresh token that is not the session's current one: it was used before."""
+class _NotSwapped(Exception):
+    """The compare-and-swap on the session's current jti matched no row."""
 
 
-def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[User, TokenPair]:
-    """Swap a refresh token for a new pair, once. A second use revokes the whole session."""
+def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[dict | User, TokenPair]:
+    """Swap a refresh token for a new pair, once. A second use revokes the whole session.
+
+    Fast path, no read of the session row: one conditional UPDATE swaps the session's current
+    jti only if the presented token is that jti, the session is live and belongs to `sub`.
+    Only when it matches nothing does the slower path find out why.
+    """
     claims = refresh_token_decode(raw_token)
-    session_id, jti = str(claims["sid"]), str(claims["jti"])
-    if not auth_state.is_uuid(session_id):
+    session_id, jti, subject = str(claims["sid"]), str(claims["jti"]), str(claims["sub"])
+    if not auth_state.is_uuid(session_id) or not subject.isdigit():
         raise TokenNotValid()
+    user = auth_state.user_snapshot_get(user_id=int(subject))
+    if user is None:
+        raise TokenNotValid()
+    if not user.is_active:
+        raise TokenRevoked()
     try:
         with transaction.atomic():
-            return _rotate(session_id=session_id, jti=jti, subject=str(claims["sub"]), meta=meta)
-    except _Reuse:
-        with transaction.atomic():
-            session = (
-                Session.objects.select_related("user").select_for_update(of=("self",)).get(pk=session_id)
+            now = timezone.now()
+            pair = token_pair_issue(
+                session_id=session_id,
+                user_id=user.pk,
+                role=user.role,
+                remember_me=bool(claims.get(REMEMBER_ME_CLAIM)),
             )
-            revoked = _sessions_revoke([session], reason=RevokeReason.TOKEN_REUSE)
+            swapped = Session.objects.filter(
+                pk=session_id, user_id=user.pk, refresh_jti=jti, revoked_at__isnull=True, expires_at__gt=now
+            ).update(refresh_jti=pair.refresh_jti, last_used_at=now, expires_at=pair.refresh_expires_at)
+            if swapped != 1:
+                raise _NotSwapped()
+            _blacklist(jtis=[jti])
             audit_record(
-                event=Event.TOKEN_REUSED,
+                event=Event.TOKEN_REFRESHED,
                 meta=meta,
-                outcome=Outcome.FAILURE,
-                target=session.user,
-                details={"session_id": session_id, "session_revoked": bool(revoked)},
+                actor=user,
+                target=user,
+                details={"session_id": session_id},
             )
-        logger.warning("refresh token reuse detected; session %s revoked", session_id)
-        raise TokenReused() from None
+        return auth_state.user_for_output(user), pair
+    except _NotSwapped:
+        pass
+    return _refresh_refused(session_id=session_id, jti=jti, subject=subject, meta=meta)
 
 
-def _rotate(*, session_id: str, jti: str, subject: str, meta: RequestMeta) -> tuple[User, TokenPair]:
-    session = Session.objects.select_related("user").filter(pk=session_id).first()
-    if session is None or str(session.user_id) != subject:
-        raise TokenNotValid()
-    if session.refresh_jti != jti:
-        raise _Reuse()
-    user = session.user
-    if not session.is_live() or not user.is_active:
-        raise TokenRevoked()
-    pair = token_pair_issue(session=session, user=user)
-    # Compare-and-swap on the current jti: of concurrent refreshes exactly one matches.
-    swapped = Session.objects.filter(pk=session_id, refresh_jti=jti, revoked_at__isnull=True).update(
-        refresh_jti=pair.refresh_jti,
-        last_used_at=timezone.now(),
-        expires_at=pair.refresh_expires_at,
-    )
-    if swapped != 1:
-        raise _Reuse()
-    _blacklist(jtis=[jti])
-    audit_record(
-        event=Event.TOKEN_REFRESHED, meta=meta, actor=user, target=user, details={"session_id": session_id}
-    )
-    return user, pair
+def _refresh_refused(*, session_id: str, jti: str, subject: str, meta: RequestMeta):
+    """Why a refresh matched no session: unknown, revoked/expired, or reuse (which revokes)."""
+    with transaction.atomic():
+        session = (
+            Session.objects.select_related("user")
+            .select_for_update(of=("self",))
+            .filter(pk=session_id)
+            .first()
+        )
+        if session is None or str(session.user_id) != subject:
+            raise TokenNotValid()
+        if session.refresh_jti == jti:
+            raise TokenRevoked()  # the current token, but the session ended or expired
+        revoked = _sessions_revoke([session], reason=RevokeReason.TOKEN_REUSE)
+        audit_record(
+            event=Event.TOKEN_REUSED,
+            meta=meta,
+            outcome=Outcome.FAILURE,
+            target=session.user,
+            details={"session_id": session_id, "session_revoked": bool(revoked)},
+        )
+    logger.warning("refresh token reuse detected; session %s revoked", session_id)
+    raise TokenReused()
 
 
 def _blacklist(*, jtis: list[str]) -> None:
-    tokens = OutstandingToken.objects.filter(jti__in=jtis).exclude(blacklistedtoken__isnull=False)
-    BlacklistedToken.objects.bulk_create(
-        [BlacklistedToken(token=token) for token in tokens], ignore_conflicts=True
-    )
+    """Blacklist the recorded refresh tokens with these jtis: one INSERT ... SELECT."""
+    if not jtis:
+        return
+    blacklist, outstanding = BlacklistedToken._meta.db_table, OutstandingToken._meta.db_table
+    placeholders = ", ".join(["%s"] * len(jtis))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {blacklist} (token_id, blacklisted_at) "  # noqa: S608 (table names, not input)
+            f"SELECT id, %s FROM {outstanding} WHERE jti IN ({placeholders}) "
+            "ON CONFLICT (token_id) DO NOTHING",
+            [timezone.now(), *jtis],
+        )
 
 
 def _sessions_revoke(sessions: list[Session], *, reason: str) -> int:

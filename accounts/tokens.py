@@ -12,7 +12,6 @@ from rest_framework_simplejwt.tokens import AccessToken, Token, UntypedToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts.errors import TokenExpired, TokenNotValid
-from accounts.models import Session, User
 
 
 class SessionRefreshToken(Token):
@@ -25,6 +24,9 @@ class SessionRefreshToken(Token):
 
 class SessionAccessToken(AccessToken):
     token_type = "access"
+
+
+REMEMBER_ME_CLAIM = "rmb"
 
 
 @dataclass(frozen=True)
@@ -49,25 +51,27 @@ def token_digest(raw: str) -> str:
     return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def token_pair_issue(*, session: Session, user: User) -> TokenPair:
-    """Sign a new access/refresh pair for the session and record the refresh token's jti."""
+def token_pair_issue(*, session_id, user_id: int, role: str, remember_me: bool) -> TokenPair:
+    """Sign a new access/refresh pair for a session and record the refresh token's jti."""
     refresh = SessionRefreshToken()
-    lifetime = refresh_lifetime(remember_me=session.remember_me)
+    lifetime = refresh_lifetime(remember_me=remember_me)
     refresh.set_exp(from_time=refresh.current_time, lifetime=lifetime)
-    refresh["sub"] = str(user.pk)
-    refresh["sid"] = str(session.pk)
+    refresh["sub"] = str(user_id)
+    refresh["sid"] = str(session_id)
+    if remember_me:
+        refresh[REMEMBER_ME_CLAIM] = True  # so rotation keeps the lifetime without a lookup
 
     access = SessionAccessToken()
     access.set_exp(from_time=refresh.current_time)
     access.set_iat(at_time=refresh.current_time)
-    access["sub"] = str(user.pk)
-    access["sid"] = str(session.pk)
-    access["role"] = user.role
+    access["sub"] = str(user_id)
+    access["sid"] = str(session_id)
+    access["role"] = role
 
     raw_refresh = str(refresh)
     expires_at = datetime_from_epoch(refresh["exp"])
     OutstandingToken.objects.create(
-        user=user,
+        user_id=user_id,
         jti=refresh["jti"],
         token=token_digest(raw_refresh),
         created_at=refresh.current_time,

@@ -96,7 +96,8 @@ def audit_record(
         request_id=meta.request_id[:64],
         details=scrub(details or {}),
     )
-    with transaction.atomic():
+    # Inside the caller's transaction no savepoint is needed: an error here fails the whole write.
+    with transaction.atomic(savepoint=not transaction.get_connection().in_atomic_block):
         # Lock last: the head is held only from here to the end of the caller's transaction.
         head = _lock_chain_head()
         row.seq = head.last_seq + 1
