@@ -1,8 +1,10 @@
 """JWTs, issued and checked by simplejwt. Gatehouse adds the session id (`sid`) and role."""
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
@@ -102,9 +104,24 @@ def _decode(token_class: type[Token], raw) -> Token:
     return token
 
 
-def access_token_decode(raw: str) -> Token:
-    """Signature, algorithm, exp, iss, aud and token_type checked; raises TokenNotValid/Expired."""
+@lru_cache(maxsize=4096)
+def _access_token_verified(raw: str) -> Token:
     return _decode(SessionAccessToken, raw)
+
+
+def access_token_decode(raw: str) -> Token:
+    """Signature, algorithm, exp, iss, aud and token_type checked; raises TokenNotValid/Expired.
+
+    A verified token is remembered per process (bounded LRU keyed by the exact string): the
+    signature of a given string cannot change, and `exp` is re-checked on every use. Failures
+    are never cached. Revocation is checked separately, on every request.
+    """
+    if not isinstance(raw, str):
+        raise TokenNotValid()
+    token = _access_token_verified(raw)
+    if token.payload["exp"] <= time.time():
+        raise TokenExpired()
+    return token
 
 
 def refresh_token_decode(raw: str) -> Token:

@@ -27,6 +27,29 @@ class UserSerializer(serializers.Serializer):
     last_login = serializers.DateTimeField(allow_null=True)
 
 
+def user_representation(user) -> dict:
+    """The user object, rendered without a serializer instance: this is on every /me request.
+    Same output as UserSerializer (which documents the shape in the schema)."""
+    get = user.get if isinstance(user, dict) else lambda name: getattr(user, name)
+    return {
+        "id": get("id"),
+        "username": get("username"),
+        "email": get("email"),
+        "full_name": get("full_name"),
+        "role": get("role"),
+        "is_active": get("is_active"),
+        "date_joined": _iso(get("date_joined")),
+        "last_login": _iso(get("last_login")),
+    }
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def _iso(value):
+    return None if value is None else _DATETIME.to_representation(value)
+
+
 class TokenResponseSerializer(serializers.Serializer):
     access_token = serializers.CharField()
     refresh_token = serializers.CharField()
@@ -43,7 +66,7 @@ def token_response(user, pair) -> dict:
         "token_type": "bearer",
         "expires_in": pair.expires_in,
         "refresh_expires_in": pair.refresh_expires_in,
-        "user": UserSerializer(user).data,
+        "user": user_representation(user),
     }
 
 

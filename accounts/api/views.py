@@ -154,7 +154,7 @@ class MeView(APIView):
 
     @extend_schema(responses={200: s.UserSerializer})
     def get(self, request):
-        return Response(s.UserSerializer(auth_state.user_for_output(request.user)).data)
+        return Response(s.user_representation(auth_state.user_for_output(request.user)))
 
     @extend_schema(request=s.ProfileUpdateSerializer, responses={200: s.UserSerializer})
     def patch(self, request):

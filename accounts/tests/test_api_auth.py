@@ -369,3 +369,24 @@ def test_change_password_rules(auth_client):
     assert weak.status_code == HTTPStatus.BAD_REQUEST
     assert weak.json()["code"] == "password_invalid"
     assert "new_password" in weak.json()["errors"]
+
+
+def test_fast_user_representation_matches_the_serializer(user):
+    from accounts.api.serializers import UserSerializer, user_representation
+    from accounts.auth_state import user_snapshot
+
+    user.refresh_from_db()
+    assert user_representation(user) == UserSerializer(user).data
+    assert user_representation(user_snapshot(user)) == UserSerializer(user).data
+
+
+def test_a_remembered_token_still_expires(tokens, monkeypatch):
+    import accounts.tokens
+    from accounts.errors import TokenExpired
+    from accounts.tokens import access_token_decode
+
+    token = access_token_decode(tokens["access_token"])  # verified once, then remembered
+    later = token["exp"] + 1
+    monkeypatch.setattr(accounts.tokens.time, "time", lambda: later)
+    with pytest.raises(TokenExpired):
+        access_token_decode(tokens["access_token"])
