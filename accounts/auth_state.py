@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.utils.functional import SimpleLazyObject, empty
 
 from accounts.errors import TokenNotValid, TokenRevoked
 from accounts.models import Session, User
@@ -53,33 +52,44 @@ def session_state(session: Session) -> dict:
     }
 
 
-class SnapshotUser(SimpleLazyObject):
-    """The authenticated user as the cache knows it.
+class SnapshotUser:
+    """The authenticated user as the cache knows it, as plain attributes (id, role, username,
+    ...): reading them costs nothing. Any other attribute loads the full row once.
 
-    Reading the snapshot fields (id, role, username, ...) costs nothing; anything else loads
-    the full row once, after which every attribute comes from the row.
+    Not a model instance: services take it and use `.pk`, never `filter(user=obj)`.
     """
 
-    def __init__(self, snapshot: dict):
-        user_id = snapshot["id"]
-        super().__init__(lambda: User.objects.get(pk=user_id))
-        self.__dict__["_snapshot"] = {**snapshot, "pk": user_id}
+    is_authenticated = True
+    is_anonymous = False
 
-    def __bool__(self) -> bool:
-        return True
+    def __init__(self, snapshot: dict):
+        self.__dict__.update(snapshot)
+        self.pk = snapshot["id"]
+        self._snapshot = snapshot
+        self._row = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.is_active and self.role == "admin"
+
+    is_superuser = is_staff
 
     def __getattr__(self, name):
-        if self._wrapped is empty:
-            snapshot = self.__dict__["_snapshot"]
-            if name in snapshot:
-                return snapshot[name]
-            if name in ("is_authenticated",):
-                return True
-            if name in ("is_anonymous",):
-                return False
-            if name in ("is_staff", "is_superuser"):
-                return snapshot["is_active"] and snapshot["role"] == "admin"
-        return super().__getattr__(name)
+        # Only reached for names the snapshot does not have.
+        if name.startswith("__") or name in ("_row", "_snapshot"):
+            raise AttributeError(name)
+        if self._row is None:
+            self._row = User.objects.get(pk=self.pk)
+        return getattr(self._row, name)
+
+    def __eq__(self, other) -> bool:
+        return getattr(other, "pk", None) == self.pk and isinstance(other, (SnapshotUser, User))
+
+    def __hash__(self) -> int:
+        return hash(self.pk)
+
+    def __str__(self) -> str:
+        return self.username
 
 
 def _cache_get_many(keys: list[str]) -> dict:
@@ -177,8 +187,5 @@ def session_for_refresh(claims) -> Session | None:
 
 
 def user_for_output(user):
-    """What to serialize for the user: the cached snapshot when that is all we have, so
-    rendering /me needs no query (a serializer's isinstance checks would load the row)."""
-    if type(user) is SnapshotUser and user._wrapped is empty:
-        return user.__dict__["_snapshot"]
-    return user
+    """What to render for the user: the cached snapshot when that is what we have."""
+    return user._snapshot if isinstance(user, SnapshotUser) else user

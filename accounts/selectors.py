@@ -10,9 +10,9 @@ from django.utils import timezone
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import auth_state
-from accounts.errors import TokenNotValid, TokenRevoked
+from accounts.errors import TokenExpired, TokenNotValid, TokenRevoked
 from accounts.models import Role, Session, User
-from accounts.tokens import any_token_decode
+from accounts.tokens import access_token_decode, refresh_token_decode
 
 
 def session_list_for_user(*, user: User) -> QuerySet[Session]:
@@ -25,11 +25,14 @@ def session_list_for_user(*, user: User) -> QuerySet[Session]:
 def token_verify(*, raw_token: str) -> dict:
     """Whether a token would be accepted now; never raises for a bad token."""
     try:
-        token = any_token_decode(raw_token)
-        token_type = token["token_type"]
-        if token_type == "access":
-            user = auth_state.principal_get(user_id=str(token["sub"]), session_id=str(token["sid"]))
-            user_id = user.id
+        try:
+            token = access_token_decode(raw_token)  # the common case, remembered per process
+        except TokenExpired:
+            raise
+        except TokenNotValid:
+            token = refresh_token_decode(raw_token)
+        if token["token_type"] == "access":
+            user_id = auth_state.principal_get(user_id=str(token["sub"]), session_id=str(token["sid"])).id
         else:
             session = auth_state.session_for_refresh(token)
             if session is None or str(session.user_id) != str(token["sub"]):
@@ -42,7 +45,7 @@ def token_verify(*, raw_token: str) -> dict:
     return {
         "valid": True,
         "user_id": user_id,
-        "token_type": token_type,
+        "token_type": token["token_type"],
         "expires_at": datetime_from_epoch(token["exp"]),
     }
 

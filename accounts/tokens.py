@@ -10,7 +10,7 @@ from django.conf import settings
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
-from rest_framework_simplejwt.tokens import AccessToken, Token, UntypedToken
+from rest_framework_simplejwt.tokens import AccessToken, Token
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts.errors import TokenExpired, TokenNotValid
@@ -126,11 +126,3 @@ def access_token_decode(raw: str) -> Token:
 
 def refresh_token_decode(raw: str) -> Token:
     return _decode(SessionRefreshToken, raw)
-
-
-def any_token_decode(raw: str) -> Token:
-    """For /verify: an access or a refresh token, whichever it is."""
-    token = _decode(UntypedToken, raw)
-    if token.payload.get(api_settings.TOKEN_TYPE_CLAIM) not in ("access", "refresh"):
-        raise TokenNotValid()
-    return token

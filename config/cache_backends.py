@@ -22,6 +22,7 @@ return count
 
 class RateLimitRedisCache(RedisCache):
     _pending = threading.local()
+    _scripts: dict = {}
 
     def add(self, key, value, timeout=None, version=None, client=None):
         if value != 1 or not timeout:

@@ -38,15 +38,15 @@ def user_representation(user) -> dict:
         "full_name": get("full_name"),
         "role": get("role"),
         "is_active": get("is_active"),
-        "date_joined": _iso(get("date_joined")),
-        "last_login": _iso(get("last_login")),
+        "date_joined": iso_datetime(get("date_joined")),
+        "last_login": iso_datetime(get("last_login")),
     }
 
 
 _DATETIME = serializers.DateTimeField()
 
 
-def _iso(value):
+def iso_datetime(value):
     return None if value is None else _DATETIME.to_representation(value)
 
 

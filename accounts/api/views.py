@@ -113,7 +113,9 @@ class VerifyView(PublicView):
     def post(self, request):
         data = _valid(s.VerifySerializer, request)
         result = selectors.token_verify(raw_token=data["token"])
-        return Response(s.VerifyResponseSerializer(result).data, headers={"Cache-Control": "no-store"})
+        if "expires_at" in result:
+            result["expires_at"] = s.iso_datetime(result["expires_at"])
+        return Response(result, headers={"Cache-Control": "no-store"})
 
 
 class PasswordResetView(RateLimitedPublicView):
