@@ -171,6 +171,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="where the JSON report and server logs go (bench/results)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is not PASS")
+    parser.add_argument(
+        "--seed-tokens",
+        type=int,
+        default=env_number("BENCH_SEED_TOKENS", 0),
+        help="first fill Gatehouse's outstanding-token and blacklist tables with N expired rows (scale check)",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.duration, args.rounds = 1.0, 1
@@ -410,6 +416,15 @@ def prepare(args, procs: Processes, logs_dir: Path) -> tuple[Service, Service]:
         out, _ = proc.communicate(timeout=300)
         if proc.returncode != 0:
             raise SystemExit(f"error: {name} migrate failed:\n{out[-3000:]}")
+
+    if args.seed_tokens:
+        log(f"== seeding {args.seed_tokens} expired, blacklisted refresh-token records into Gatehouse")
+        run_checked(
+            [gh_python, "bench/seed_tokens.py", str(args.seed_tokens)],
+            env=gh_env,
+            cwd=ROOT,
+            what="seed tokens",
+        )
 
     log("== seeding the benchmark users")
     gh = Service(
@@ -861,6 +876,7 @@ def main(argv: list[str]) -> int:
             "threads": args.threads,
             "gunicorn_workers": args.workers,
             "smoke": args.smoke,
+            "seed_tokens": args.seed_tokens,
             "cpus": os.cpu_count(),
             "load_average_1m_before": load_before,
             "load_average_1m_after": os.getloadavg()[0],
