@@ -37,8 +37,12 @@ def client_ip(request: HttpRequest) -> str | None:
     return ip
 
 
+_CONTROL_CHARS = dict.fromkeys([*range(32), 127], " ")
+
+
 def client_user_agent(request: HttpRequest) -> str:
-    return (request.META.get("HTTP_USER_AGENT") or "")[:USER_AGENT_MAX_LENGTH]
+    """The User-Agent, cut to size and without control characters (NUL cannot be stored)."""
+    return (request.META.get("HTTP_USER_AGENT") or "")[:USER_AGENT_MAX_LENGTH].translate(_CONTROL_CHARS)
 
 
 def login_identifier(request: HttpRequest, credentials: dict | None) -> str | None:

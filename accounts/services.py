@@ -1,6 +1,7 @@
 """Every write to accounts and sessions. Views, the admin and commands all come through here."""
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -452,6 +453,22 @@ def logout(*, user: User, session_id: str | None, raw_refresh: str | None, meta:
     session_revoke(user=user, session_id=session_id, reason=RevokeReason.LOGOUT, meta=meta)
 
 
+def mail_send_later(*, subject: str, body: str, to: str) -> None:
+    """Send off the request thread (EMAIL_SEND_ASYNC), so an SMTP round trip never tells a
+    client whether the address it gave has an account."""
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, None, [to])
+        except Exception:
+            logger.exception("could not send mail %r", subject)
+
+    if settings.EMAIL_SEND_ASYNC:
+        threading.Thread(target=send, name="gatehouse-mail", daemon=True).start()
+    else:
+        send()
+
+
 # --- Passwords -----------------------------------------------------------------------
 
 
@@ -498,7 +515,9 @@ def password_reset_request(*, email: str, reset_url: Callable[[str, str], str], 
         f"To choose a new password, open this link within an hour:\n{link}\n\n"
         "If it was not you, ignore this message: your password has not changed.\n"
     )
-    transaction.on_commit(lambda: send_mail("Reset your Gatehouse password", body, None, [user.email]))
+    transaction.on_commit(
+        lambda: mail_send_later(subject="Reset your Gatehouse password", body=body, to=user.email)
+    )
 
 
 def password_reset_user(*, uidb64: str, token: str) -> User | None:

@@ -183,7 +183,7 @@ REST_FRAMEWORK = {
         "accounts.authentication.SessionJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.exception_handler.api_exception_handler",
@@ -286,6 +286,8 @@ if EMAIL_URL:
     EMAIL_USE_TLS = _email.scheme == "smtp" and EMAIL_PORT != 25
     EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Gatehouse <no-reply@localhost>")
+# Mail goes out on a background thread: response time must not depend on whether one was sent.
+EMAIL_SEND_ASYNC = True
 
 # --- Security headers that hold in every profile -------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -10,6 +10,7 @@ SIMPLE_JWT = simple_jwt_settings(derived_key("gatehouse.jwt", SECRET_KEY))
 PASSWORD_HASHERS = ["accounts.tests.hashers.FastArgon2PasswordHasher"]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+EMAIL_SEND_ASYNC = False  # tests read mail.outbox right after the request (one test checks the thread)
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 
 # No persistent connections: live-server threads must not keep the test database open.

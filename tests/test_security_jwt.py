@@ -1,0 +1,292 @@
+"""JWT attacks against the real authentication path (RFC 8725, OWASP ASVS V3/V51).
+
+Every forged or broken token answers 401 in the contract's JSON shape, never 5xx, on an
+endpoint that needs authentication and on /verify (which answers 200 {"valid": false}).
+"""
+
+import base64
+import json
+import time
+from http import HTTPStatus
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.conf import settings
+
+from accounts.models import Session
+from accounts.tests.factories import UserFactory
+from accounts.tests.helpers import bearer_client, login
+
+pytestmark = pytest.mark.django_db
+
+ATTACKER_HS_KEY = "an attacker's own key, long enough for HS256 1234567890"
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64json(obj) -> str:
+    return b64(json.dumps(obj).encode())
+
+
+def parts(token: str) -> tuple[dict, dict, str]:
+    header_b64, payload_b64, signature = token.split(".")
+    pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
+    return (
+        json.loads(base64.urlsafe_b64decode(pad(header_b64))),
+        json.loads(base64.urlsafe_b64decode(pad(payload_b64))),
+        signature,
+    )
+
+
+def sign(payload: dict, *, key=None, algorithm="HS256", headers=None) -> str:
+    return jwt.encode(
+        payload, key or settings.SIMPLE_JWT["SIGNING_KEY"], algorithm=algorithm, headers=headers
+    )
+
+
+def assert_rejected(token: str, api_client, code: str | None = None) -> None:
+    response = bearer_client(token).get("/api/v1/auth/me")
+    assert response.status_code == HTTPStatus.UNAUTHORIZED, (token[:80], response.content)
+    body = response.json()
+    assert set(body) == {"detail", "code"}
+    assert body["code"] in {"token_not_valid", "token_expired", "token_revoked"}
+    if code:
+        assert body["code"] == code
+    verify = api_client.post("/api/v1/auth/verify", {"token": token}, format="json")
+    assert verify.status_code == HTTPStatus.OK
+    assert verify.json()["valid"] is False
+
+
+@pytest.fixture
+def victim(api_client):
+    UserFactory(username="victim", email="victim@example.com")
+    return login(api_client, "victim")
+
+
+@pytest.fixture
+def claims(victim) -> dict:
+    return parts(victim["access_token"])[1]
+
+
+# --- Algorithm and signature ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+def test_alg_none_in_every_spelling(api_client, claims, alg):
+    token = f"{b64json({'alg': alg, 'typ': 'JWT'})}.{b64json({**claims, 'role': 'admin'})}."
+    assert_rejected(token, api_client)
+    assert_rejected(token + "c2ln", api_client)
+
+
+def test_hs256_with_a_wrong_key(api_client, claims):
+    assert_rejected(sign(claims, key=ATTACKER_HS_KEY), api_client)
+
+
+def test_claims_changed_under_the_old_signature(api_client, victim, claims):
+    header, _, signature = victim["access_token"].split(".")
+    for change in ({"role": "admin"}, {"sub": "1"}, {"exp": claims["exp"] + 3600}):
+        assert_rejected(f"{header}.{b64json({**claims, **change})}.{signature}", api_client)
+
+
+@pytest.mark.parametrize("signature", ["", "AAAA", "="])
+def test_stripped_or_empty_signature(api_client, victim, signature):
+    header, payload, _ = victim["access_token"].split(".")
+    assert_rejected(f"{header}.{payload}.{signature}", api_client)
+
+
+def test_rs256_and_es256_tokens_signed_by_an_attacker(api_client, claims):
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    assert_rejected(sign(claims, key=rsa_key, algorithm="RS256"), api_client)
+    assert_rejected(sign(claims, key=ec_key, algorithm="ES256"), api_client)
+    # Key confusion: an HS256 token whose "secret" is the attacker's public key.
+    public_pem = rsa_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = b64json({"alg": "HS256", "typ": "JWT"})
+    body = b64json(claims)
+    import hashlib
+    import hmac
+
+    mac = hmac.new(public_pem, f"{header}.{body}".encode(), hashlib.sha256).digest()
+    assert_rejected(f"{header}.{body}.{b64(mac)}", api_client)
+
+
+@pytest.mark.parametrize(
+    "extra_header",
+    [
+        {"jwk": {"kty": "oct", "k": b64(ATTACKER_HS_KEY.encode())}},
+        {"jku": "http://127.0.0.1:9/keys.json"},
+        {"x5u": "http://127.0.0.1:9/cert.pem"},
+        {"kid": "../../../../dev/null"},
+        {"kid": "' OR '1'='1"},
+        {"kid": "/proc/self/environ"},
+    ],
+)
+def test_key_headers_are_never_followed(api_client, claims, extra_header):
+    # Signed with the attacker's key, pointing at where the "right" key would be.
+    assert_rejected(sign(claims, key=ATTACKER_HS_KEY, headers=extra_header), api_client)
+
+
+def test_a_valid_token_with_odd_headers_is_still_checked_by_our_key_only(api_client, claims):
+    token = sign(claims, headers={"kid": "../../etc/passwd", "jku": "http://127.0.0.1:9/x"})
+    # Correctly signed with our key: the headers change nothing, it works like any other token.
+    assert bearer_client(token).get("/api/v1/auth/me").status_code == HTTPStatus.OK
+
+
+# --- Claims -----------------------------------------------------------------------------
+
+
+def test_expired_future_nbf_and_missing_exp(api_client, claims):
+    now = int(time.time())
+    assert_rejected(sign({**claims, "exp": now - 1}), api_client, "token_expired")
+    assert_rejected(sign({**claims, "nbf": now + 3600}), api_client)
+    without_exp = {k: v for k, v in claims.items() if k != "exp"}
+    assert_rejected(sign(without_exp), api_client)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"aud": "someone-else"}, {"aud": ["someone-else"]}, {"iss": "evil"}, {"iss": None}, {"aud": None}],
+)
+def test_wrong_audience_or_issuer(api_client, claims, change):
+    payload = {**claims, **change}
+    payload = {k: v for k, v in payload.items() if v is not None}
+    assert_rejected(sign(payload), api_client)
+
+
+def test_missing_claims(api_client, claims):
+    for claim in ("sub", "sid", "jti", "token_type"):
+        assert_rejected(sign({k: v for k, v in claims.items() if k != claim}), api_client)
+
+
+def test_token_type_confusion(api_client, victim):
+    # A refresh token is not an access token (/verify rightly calls it a valid *refresh* token)...
+    me = bearer_client(victim["refresh_token"]).get("/api/v1/auth/me")
+    assert me.status_code == HTTPStatus.UNAUTHORIZED and me.json()["code"] == "token_not_valid"
+    verify = api_client.post("/api/v1/auth/verify", {"token": victim["refresh_token"]}, format="json").json()
+    assert verify["token_type"] == "refresh"
+    # ...and an access token is not a refresh token.
+    response = api_client.post(
+        "/api/v1/auth/refresh", {"refresh_token": victim["access_token"]}, format="json"
+    )
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json()["code"] == "token_not_valid"
+
+
+def test_sub_or_sid_that_does_not_exist(api_client, claims):
+    assert_rejected(sign({**claims, "sid": "00000000-0000-0000-0000-000000000000"}), api_client)
+    assert_rejected(sign({**claims, "sub": "999999"}), api_client)
+    assert_rejected(sign({**claims, "sub": "not-a-number"}), api_client)
+    assert_rejected(sign({**claims, "sub": 1.5}), api_client)
+
+
+def test_another_users_session_id(api_client, claims):
+    UserFactory(username="other", email="other@example.com")
+    other = parts(login(api_client, "other")["access_token"])[1]
+    # Our signature, but the victim's sub with someone else's session: refused.
+    assert_rejected(sign({**claims, "sid": other["sid"]}), api_client)
+
+
+def test_deactivated_and_deleted_users(api_client, victim):
+    from accounts.services import user_delete, user_set_active
+    from accounts.tests.factories import UserFactory as Factory
+
+    client = bearer_client(victim["access_token"])
+    assert client.get("/api/v1/auth/me").status_code == HTTPStatus.OK
+    user = Session.objects.get().user
+    user_set_active(user=user, is_active=False)
+    assert_rejected(victim["access_token"], api_client)
+    Factory(username="other2", email="other2@example.com")
+    user_delete(user=user)
+    assert_rejected(victim["access_token"], api_client)
+    response = api_client.post(
+        "/api/v1/auth/refresh", {"refresh_token": victim["refresh_token"]}, format="json"
+    )
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+
+
+# --- Malformed tokens and headers --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "a.b",
+        "a.b.c.d",
+        "e30.e30",
+        "e30.e30.e30.e30",
+        "!!!.@@@.###",
+        f"{b64(b'not json')}.{b64(b'also not json')}.{b64(b'sig')}",
+        f"{b64(bytes([0xFF, 0xFE, 0x00]))}.{b64(bytes([0xC3, 0x28]))}.x",
+        "eyJhbGciOiJIUzI1NiJ9." + "A" * 20000 + ".x",
+        "." * 5,
+        "",
+    ],
+    ids=[
+        "2-segments",
+        "4-segments",
+        "empty-json-2",
+        "empty-json-4",
+        "bad-base64",
+        "not-json",
+        "not-utf8",
+        "20kB",
+        "dots",
+        "empty",
+    ],
+)
+def test_malformed_tokens(api_client, token):
+    response = (
+        bearer_client(token).get("/api/v1/auth/me")
+        if token
+        else api_client.get("/api/v1/auth/me", HTTP_AUTHORIZATION="Bearer ")
+    )
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json()["code"] in {"token_not_valid", "not_authenticated"}
+    verify = api_client.post("/api/v1/auth/verify", {"token": token or "x"}, format="json")
+    assert verify.status_code in (HTTPStatus.OK, HTTPStatus.BAD_REQUEST)
+    if verify.status_code == HTTPStatus.OK:
+        assert verify.json()["valid"] is False
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Bearer  ",
+        "Bearer a b c",
+        "bearer\tabc",
+        "Basic dXNlcjpwYXNz",
+        "Token abc",
+        "Bearer \u00e9\u00e8",
+        "JWT eyJ",
+        "Bearer " + "x" * 9000,
+    ],
+)
+def test_odd_authorization_headers(api_client, header):
+    response = api_client.get("/api/v1/auth/me", HTTP_AUTHORIZATION=header)
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json()["code"] in {"token_not_valid", "not_authenticated"}
+
+
+def test_tokens_in_query_strings_or_bodies_never_authenticate(api_client, victim):
+    token = victim["access_token"]
+    for query in (f"access_token={token}", f"token={token}", f"Authorization=Bearer%20{token}"):
+        assert api_client.get(f"/api/v1/auth/me?{query}").status_code == HTTPStatus.UNAUTHORIZED
+    assert (
+        api_client.patch(
+            "/api/v1/auth/me", {"access_token": token, "full_name": "x"}, format="json"
+        ).status_code
+        == 401
+    )
+
+
+def test_the_signing_algorithm_is_the_allow_listed_one(victim):
+    header, _, _ = parts(victim["access_token"])
+    assert header["alg"] == "HS256"
+    assert settings.SIMPLE_JWT["ALGORITHM"] == "HS256"
