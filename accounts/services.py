@@ -409,6 +409,8 @@ def session_revoke(
     *, user: User, session_id, reason: str = RevokeReason.USER, meta: RequestMeta = SYSTEM
 ) -> None:
     """Revoke one of the user's sessions; another user's session is NotFound."""
+    if not auth_state.is_uuid(str(session_id)):
+        raise NotFound()
     with transaction.atomic():
         session = Session.objects.select_for_update().filter(pk=session_id, user_id=user.pk).first()
         if session is None:

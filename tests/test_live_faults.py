@@ -48,7 +48,9 @@ class PrivateServers:
         subprocess.run(cmd, check=True, capture_output=True, timeout=120)
 
     def init(self) -> None:
-        self._pg("initdb", "-D", str(self.data), "-U", "gatehouse", "--auth=trust", "--no-locale", "-E", "UTF8")
+        self._pg(
+            "initdb", "-D", str(self.data), "-U", "gatehouse", "--auth=trust", "--no-locale", "-E", "UTF8"
+        )
         self.pg_start()
         self._pg("createdb", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "gatehouse", "gatehouse")
         self.redis_start()
@@ -62,18 +64,40 @@ class PrivateServers:
 
     def redis_start(self) -> None:
         subprocess.run(
-            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(self.dir / "redis.pid"),
-             "--logfile", str(self.dir / "redis.log")],
-            check=True, timeout=30,
+            [
+                "redis-server",
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(self.dir / "redis.pid"),
+                "--logfile",
+                str(self.dir / "redis.log"),
+            ],
+            check=True,
+            timeout=30,
         )
         for _ in range(50):
-            if subprocess.run(["redis-cli", "-p", str(self.redis_port), "ping"], capture_output=True).returncode == 0:
+            if (
+                subprocess.run(
+                    ["redis-cli", "-p", str(self.redis_port), "ping"], capture_output=True
+                ).returncode
+                == 0
+            ):
                 return
             time.sleep(0.1)
 
     def redis_stop(self) -> None:
-        subprocess.run(["redis-cli", "-p", str(self.redis_port), "shutdown", "nosave"], capture_output=True, timeout=30)
+        subprocess.run(
+            ["redis-cli", "-p", str(self.redis_port), "shutdown", "nosave"], capture_output=True, timeout=30
+        )
         time.sleep(0.3)
 
     def cleanup(self) -> None:
@@ -96,17 +120,50 @@ def faulty(tmp_path_factory):
         "REDIS_URL": servers.redis_url,
         "RATELIMIT_AUTH": "5/d",
     }
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
     subprocess.run(
-        [sys.executable, "manage.py", "create_user", "alice", "--email", "alice@example.com", "--password-stdin"],
-        cwd=ROOT, env=env, input=PASSWORD + "\n", text=True, check=True, timeout=120, capture_output=True,
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "create_user",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--password-stdin",
+        ],
+        cwd=ROOT,
+        env=env,
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        timeout=120,
+        capture_output=True,
     )
     port = _free_port()
     log = tmp_path_factory.mktemp("faults") / "gunicorn.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--timeout", "30"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--timeout",
+            "30",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -141,7 +198,9 @@ def wait_healthy(url: str, seconds: float = 30) -> None:
 
 
 def login(url: str) -> dict:
-    response = requests.post(url + "/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}, timeout=30)
+    response = requests.post(
+        url + "/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}, timeout=30
+    )
     assert response.status_code == HTTPStatus.OK, response.text
     return response.json()
 

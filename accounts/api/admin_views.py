@@ -8,7 +8,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.api.serializers import AdminUserQuerySerializer, AdminUserSerializer, AdminUserUpdateSerializer
+from accounts.api.serializers import (
+    AdminUserPageSerializer,
+    AdminUserQuerySerializer,
+    AdminUserSerializer,
+    AdminUserUpdateSerializer,
+)
 from accounts.client import RequestMeta
 from accounts.models import RevokeReason, User
 from accounts.permissions import HasScope, Scope
@@ -35,7 +40,11 @@ class AdminView(APIView):
 class AdminUserListView(AdminView):
     required_scopes = {"GET": Scope.ADMIN_READ}
 
-    @extend_schema(parameters=[AdminUserQuerySerializer], responses={200: AdminUserSerializer(many=True)})
+    @extend_schema(
+        operation_id="admin_users_list",
+        parameters=[AdminUserQuerySerializer],
+        responses={200: AdminUserPageSerializer},
+    )
     def get(self, request):
         query = AdminUserQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

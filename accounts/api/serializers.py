@@ -155,6 +155,13 @@ class AdminUserSerializer(UserSerializer):
         return user_is_locked(user=user) if locked is None else locked
 
 
+class AdminUserPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AdminUserSerializer(many=True)
+
+
 class AdminUserQuerySerializer(serializers.Serializer):
     search = serializers.CharField(max_length=150, required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=Role.choices, required=False)

@@ -20,7 +20,7 @@ urlpatterns = [
     route("auth/change-password", views.ChangePasswordView, "auth-change-password"),
     route("auth/sessions", views.SessionListView, "auth-sessions"),
     route(
-        r"auth/sessions/(?P<session_id>[0-9a-fA-F-]{36})",
+        r"auth/sessions/(?P<session_id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})",
         views.SessionDetailView,
         "auth-session-detail",
     ),
