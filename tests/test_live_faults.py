@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT, _free_port, services_required
+from tests.conftest import ROOT, _free_port, services_required, start_gunicorn
 
 pytestmark = pytest.mark.live
 PASSWORD = "correct horse battery staple"
@@ -145,37 +145,19 @@ def faulty(tmp_path_factory):
         timeout=120,
         capture_output=True,
     )
-    port = _free_port()
-    log = tmp_path_factory.mktemp("faults") / "gunicorn.log"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--timeout",
-            "30",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
+    server = start_gunicorn(
+        tmp_path_factory.mktemp("faults"),
+        extra_env={
+            "DATABASE_URL": servers.database_url,
+            "REDIS_URL": servers.redis_url,
+            "RATELIMIT_AUTH": "5/d",
+        },
     )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if requests.get(url + "/api/v1/", timeout=10).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.2)
+    url = server.url
     servers.url = url
     yield servers
-    process.terminate()
-    process.wait(timeout=15)
+    server.process.terminate()
+    server.process.wait(timeout=15)
     servers.cleanup()
 
 

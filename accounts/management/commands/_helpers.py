@@ -1,5 +1,8 @@
 """Shared bits of the operator commands."""
 
+import getpass
+import sys
+
 from django.core.management.base import CommandError
 
 from accounts.models import User
@@ -27,3 +30,18 @@ def table(rows: list[tuple]) -> list[str]:
         "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
+
+
+def password_from_operator(*, from_stdin: bool) -> str | None:
+    """The password from standard input, or asked twice on a terminal; None with neither."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise CommandError("no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        return None
+    password = getpass.getpass("Password: ")
+    if password != getpass.getpass("Password (again): "):
+        raise CommandError("the passwords do not match")
+    return password

@@ -1,11 +1,8 @@
-import getpass
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
 from accounts.client import RequestMeta
-from accounts.management.commands._helpers import service_error_line, user_named
+from accounts.management.commands._helpers import password_from_operator, service_error_line, user_named
 from config.errors import ServiceError
 
 
@@ -21,14 +18,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         user = user_named(options["username"])
-        if options["password_stdin"]:
-            password = sys.stdin.readline().rstrip("\n")
-        else:
-            if not sys.stdin.isatty():
-                raise CommandError("no terminal to ask on: use --password-stdin")
-            password = getpass.getpass("New password: ")
-            if password != getpass.getpass("New password (again): "):
-                raise CommandError("the passwords do not match")
+        password = password_from_operator(from_stdin=options["password_stdin"])
+        if password is None:
+            raise CommandError("no terminal to ask on: use --password-stdin")
         try:
             services.password_set(
                 user=user, new_password=password, meta=RequestMeta.operator("changepassword")

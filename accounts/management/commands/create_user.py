@@ -1,12 +1,10 @@
-import getpass
 import secrets
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
 from accounts.client import RequestMeta
-from accounts.management.commands._helpers import service_error_line
+from accounts.management.commands._helpers import password_from_operator, service_error_line
 from accounts.models import Role
 from config.errors import ServiceError
 
@@ -27,17 +25,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        generated = False
-        if options["password_stdin"]:
-            password = sys.stdin.readline().rstrip("\n")
-            if not password:
-                raise CommandError("no password on standard input")
-        elif sys.stdin.isatty():
-            password = getpass.getpass("Password: ")
-            if password != getpass.getpass("Password (again): "):
-                raise CommandError("the passwords do not match")
-        else:
-            password, generated = secrets.token_urlsafe(24), True
+        password = password_from_operator(from_stdin=options["password_stdin"])
+        generated = password is None
+        if generated:
+            password = secrets.token_urlsafe(24)
         try:
             user = services.user_create(
                 username=options["username"],
