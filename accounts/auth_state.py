@@ -168,14 +168,19 @@ def publish_sessions_revoked(sessions: Iterable[Session]) -> None:
     transaction.on_commit(lambda: cache_call("set_many", entries, ttl))
 
 
-def publish_user_changed(user_id: int) -> None:
-    """Drop the cached snapshot so the next request reads the new role, name or status."""
-    from apikeys.cache import forget_keys_of  # the user's keys carry the same snapshot
+def publish_user_changed(user_id: int, *, powers: bool = True) -> None:
+    """Drop the cached snapshot so the next request reads the new role, name or status.
 
+    `powers=False` (only `last_login` changed) leaves the user's API-key entries alone: they
+    carry the same snapshot, and refreshing them costs a query that a login need not pay.
+    """
     key = user_key(user_id)
     cache_call("delete", key)
     transaction.on_commit(lambda: cache_call("delete", key))
-    forget_keys_of(user_id)
+    if powers:
+        from apikeys.cache import forget_keys_of
+
+        forget_keys_of(user_id)
 
 
 def session_for_refresh(claims) -> Session | None:

@@ -247,7 +247,7 @@ def login(
         user.last_login = timezone.now()
         user.save(update_fields=["last_login"])
         session, pair = _session_start(user=user, remember_me=remember_me, meta=meta)
-        auth_state.publish_user_changed(user.pk)
+        auth_state.publish_user_changed(user.pk, powers=False)
         audit_record(
             event=Event.LOGIN_SUCCEEDED,
             meta=meta,

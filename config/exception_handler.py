@@ -159,6 +159,11 @@ class ApiErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # NUL cannot reach PostgreSQL in a query parameter or path (an admin filter would 500).
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            if _is_api(request):
+                return json_error_response(HTTPStatus.BAD_REQUEST, "Bad request.", "bad_request")
+            return defaults.bad_request(request, SuspiciousOperation("NUL byte in the request"))
         return self.get_response(request)
 
     def process_exception(self, request, exception):

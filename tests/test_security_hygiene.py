@@ -303,3 +303,22 @@ def test_password_reset_answers_the_same_and_mails_off_the_request_thread(
         )
     assert (known.status_code, known.content) == (unknown.status_code, unknown.content)
     assert started == ["gatehouse-mail"]  # the one mail went out on its own thread
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/accounts/user/?role__exact=%00",
+        "/admin/accounts/user/?q=%00",
+        "/admin/audit/auditevent/?q=a%00b",
+        "/api/v1/admin/audit-logs?user=%00",
+        "/api/v1/admin/users?search=a%00",
+    ],
+)
+def test_nul_bytes_in_query_strings_are_a_400(client, admin_user, api_client, url):
+    client.force_login(admin_user)
+    token = login(api_client, admin_user.username)["access_token"]
+    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    if url.startswith("/api/"):
+        assert response.json()["code"] == "bad_request"

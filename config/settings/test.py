@@ -15,3 +15,10 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 
 # No persistent connections: live-server threads must not keep the test database open.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
+# A loaded CI machine can stall Redis for longer than production's 0.5 s budget; tests that
+# count rate limits exactly must not see a timeout as "cache down" (a refused connection,
+# as in the fault tests, still fails at once).
+for _alias in CACHES.values():  # noqa: F405
+    if "OPTIONS" in _alias:
+        _alias["OPTIONS"].update({"SOCKET_TIMEOUT": 5, "SOCKET_CONNECT_TIMEOUT": 5})
