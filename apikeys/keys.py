@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 
 from django.conf import settings
 from django.utils.crypto import salted_hmac
@@ -34,10 +35,14 @@ def key_parse(raw: str) -> tuple[str, str] | None:
 
 def _pepper() -> bytes:
     """API_KEY_PEPPER if set, else a key derived from the Django secret for this purpose."""
-    configured = getattr(settings, "API_KEY_PEPPER", "")
+    return _pepper_for(getattr(settings, "API_KEY_PEPPER", ""), settings.SECRET_KEY)
+
+
+@lru_cache(maxsize=4)
+def _pepper_for(configured: str, secret_key: str) -> bytes:
     if configured:
         return configured.encode()
-    return salted_hmac("gatehouse.apikeys.pepper", "pepper", algorithm="sha256").digest()
+    return salted_hmac("gatehouse.apikeys.pepper", "pepper", secret=secret_key, algorithm="sha256").digest()
 
 
 def secret_hash(secret: str) -> str:

@@ -81,14 +81,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "audit.middleware.RequestIdMiddleware",
     "config.exception_handler.ApiErrorMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, Django's user, messages and axes' lockout page serve the admin and HTML pages;
+    # config.middleware skips them for /api/ (DRF authenticates every API request itself).
+    "config.middleware.HtmlOnlySessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.HtmlOnlyAuthenticationMiddleware",
+    "config.middleware.HtmlOnlyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Axes last: it turns lockouts of the admin login form into a response.
-    "axes.middleware.AxesMiddleware",
+    "config.middleware.HtmlOnlyAxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -322,4 +323,6 @@ LOGGING = {
 
 # Usernames are unique case-insensitively (a functional unique constraint on LOWER(username)),
 # which is stricter than the plain unique=True this check looks for.
-SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+# axes looks for its middleware by exact name; config.middleware.HtmlOnlyAxesMiddleware is it,
+# skipped only on /api/ where lockouts answer in JSON.
+SILENCED_SYSTEM_CHECKS = ["auth.W004", "axes.W002"]
