@@ -191,7 +191,7 @@ def test_no_secret_reaches_the_logs(api_client, user, caplog, django_capture_on_
         {"current_password": PASSWORD, "new_password": "the new secret passphrase"},
         format="json",
     )
-    assert changed.status_code == HTTPStatus.OK
+    assert changed.status_code == HTTPStatus.OK, changed.content
     api_client.post(
         "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json"
     )  # reuse

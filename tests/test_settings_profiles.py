@@ -61,3 +61,19 @@ def test_bad_numbers_in_the_environment_are_one_line_errors():
     assert (
         result.stderr.strip() == "error: ACCESS_TOKEN_LIFETIME_SECONDS must be a whole number, not 'fifteen'"
     )
+
+
+def test_production_serves_collected_static_files(tmp_path):
+    """collectstatic works in production and WhiteNoise serves the admin's and Swagger UI's files."""
+    env = {**PRODUCTION_ENV, "DJANGO_SECURE_SSL_REDIRECT": "false"}
+    result = manage("collectstatic", "--no-input", "-v", "0", env=env)
+    assert result.returncode == 0, result.stderr
+    probe = (
+        "from django.test import Client;"
+        "c = Client(HTTP_HOST='auth.example.com');"
+        "print(c.get('/static/admin/css/base.css').status_code,"
+        " c.get('/api/docs').status_code,"
+        " b'cdn.jsdelivr' in c.get('/api/docs').content)"
+    )
+    result = manage("shell", "-c", probe, env=env)
+    assert result.stdout.strip().splitlines()[-1].split() == ["200", "200", "False"], result.stderr

@@ -14,7 +14,9 @@ class UserFactory(factory.Factory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
-    full_name = factory.Faker("name")
+    # Not Faker names: a random name can be "too similar" to a test password (Django's
+    # similarity validator), which made tests fail at random.
+    full_name = factory.Sequence(lambda n: f"User {n}")
     role = Role.USER
     password = PASSWORD
 

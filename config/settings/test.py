@@ -22,3 +22,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 for _alias in CACHES.values():  # noqa: F405
     if "OPTIONS" in _alias:
         _alias["OPTIONS"].update({"SOCKET_TIMEOUT": 5, "SOCKET_CONNECT_TIMEOUT": 5})
+
+# Tests and the live test servers read static files from the apps, without collectstatic.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None  # static files come from the apps directly (no collectstatic)
