@@ -145,12 +145,11 @@ class UserAdmin(admin.ModelAdmin):
         try:
             services.user_admin_update(user=obj, meta=RequestMeta.from_request(request), **changes)
         except ServiceError as exc:
-            self._service_error = exc
+            request._gatehouse_refused = True  # per request: the admin object is shared
             messages.error(request, _error_text(exc))
 
     def response_change(self, request, obj):
-        if getattr(self, "_service_error", None):
-            self._service_error = None
+        if getattr(request, "_gatehouse_refused", False):
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)
 

@@ -112,6 +112,11 @@ def cache_get(key: str):
     return _cache_get_many([key]).get(key)
 
 
+def is_id(value: str) -> bool:
+    """A database id as text: ASCII digits only ("²".isdigit() is True), at most 18 of them."""
+    return value.isascii() and value.isdigit() and len(value) <= 18
+
+
 def is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
@@ -125,7 +130,7 @@ def principal_get(*, user_id: str, session_id: str) -> SnapshotUser:
 
     Warm cache: one round trip and no query. Cold or down: one query.
     """
-    if not user_id.isdigit() or not is_uuid(session_id):
+    if not is_id(user_id) or not is_uuid(session_id):
         raise TokenNotValid()
     skey, ukey = session_key(session_id), user_key(user_id)
     found = _cache_get_many([skey, ukey])

@@ -5,6 +5,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models.functions import Lower
 from django.http import HttpRequest
 
 USER_AGENT_MAX_LENGTH = 512
@@ -46,9 +47,24 @@ def client_user_agent(request: HttpRequest) -> str:
 
 
 def login_identifier(request: HttpRequest, credentials: dict | None) -> str | None:
-    """The name axes counts failures under: what the client typed, case-folded."""
+    """The name axes counts failures under: the account's username when the client typed its
+    email (so "alice" and "alice@example.com" share one count), else what was typed, case-folded.
+    One indexed query for any email, known or not, so timing tells nothing."""
     raw = (credentials or {}).get("username")
-    return raw.strip().lower() if isinstance(raw, str) else raw
+    if not isinstance(raw, str):
+        return raw
+    typed = raw.strip().lower()
+    if "@" not in typed:
+        return typed
+    remembered = getattr(request, "_gatehouse_login_name", None)
+    if remembered and remembered[0] == typed:
+        return remembered[1]
+    from accounts.models import User
+
+    username = User.objects.alias(e=Lower("email")).filter(e=typed).values_list("username", flat=True).first()
+    name = username.lower() if username else typed
+    request._gatehouse_login_name = (typed, name)
+    return name
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from django.urls import reverse_lazy
 from accounts import services
 from accounts.client import RequestMeta
 from accounts.validators import PASSWORD_TOO_LONG
+from config.errors import ServiceError
 
 
 class ResetPasswordForm(SetPasswordForm):
@@ -26,6 +27,7 @@ class ResetPasswordForm(SetPasswordForm):
         services.password_reset_finish(
             user=self.user,
             new_password=self.cleaned_data["new_password1"],
+            token=self.request.session.get(auth_views.INTERNAL_RESET_SESSION_TOKEN, ""),
             meta=RequestMeta.from_request(self.request),
         )
         return self.user
@@ -40,8 +42,20 @@ class ResetPasswordPageView(auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("password-reset-done")
     post_reset_login = False
 
+    def get_user(self, uidb64):
+        # Like the API: a deactivated account's outstanding links stop working.
+        user = super().get_user(uidb64)
+        return user if user is not None and user.is_active else None
+
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "request": self.request}
+
+    def form_valid(self, form):
+        try:
+            return super().form_valid(form)
+        except ServiceError as exc:  # the link was used meanwhile (a double submit)
+            form.add_error(None, exc.message)
+            return self.form_invalid(form)
 
 
 class ResetPasswordDoneView(auth_views.PasswordResetCompleteView):

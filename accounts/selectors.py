@@ -79,7 +79,7 @@ def auth_stats() -> dict:
     return {
         "users": {"total": sum(by_role.values()), "by_role": by_role},
         "active_sessions": Session.objects.filter(revoked_at__isnull=True, expires_at__gt=now).count(),
-        "locked_accounts": len(locked_identifiers()),
+        "locked_accounts": user_list(locked=True).count(),
         "failed_logins_24h": AuditEvent.objects.filter(
             event=Event.LOGIN_FAILED, timestamp__gte=now - timedelta(hours=24)
         ).count(),

@@ -244,6 +244,11 @@ def login(
         ip_address=meta.ip_address, username=login_identifier(request, {"username": identifier})
     )
     with transaction.atomic():
+        # Under the row lock a password change, reset or deactivation either committed before
+        # (then this login is refused) or waits and then revokes the session made here.
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.password != user.password or not locked.is_active:
+            raise InvalidCredentials()
         user.last_login = timezone.now()
         user.save(update_fields=["last_login"])
         session, pair = _session_start(user=user, remember_me=remember_me, meta=meta)
@@ -314,7 +319,7 @@ def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[dict | U
     """
     claims = refresh_token_decode(raw_token)
     session_id, jti, subject = str(claims["sid"]), str(claims["jti"]), str(claims["sub"])
-    if not auth_state.is_uuid(session_id) or not subject.isdigit():
+    if not auth_state.is_uuid(session_id) or not auth_state.is_id(subject):
         raise TokenNotValid()
     user = auth_state.user_snapshot_get(user_id=int(subject))
     if user is None:
@@ -483,6 +488,9 @@ def password_change(
         raise CurrentPasswordWrong(errors={"current_password": [WRONG_CURRENT_PASSWORD]})
     password_check(password=new_password, user=user, field="new_password")
     with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.password != user.password:  # changed meanwhile by another request
+            raise CurrentPasswordWrong(errors={"current_password": [WRONG_CURRENT_PASSWORD]})
         user.set_password(new_password)
         user.save(update_fields=["password"])
         revoked = _revoke_all(user=user, reason=RevokeReason.PASSWORD_CHANGE)
@@ -534,23 +542,38 @@ def password_reset_user(*, uidb64: str, token: str) -> User | None:
     return user
 
 
-def _password_replace(*, user: User, new_password: str, reason: str, event: str, meta: RequestMeta) -> None:
+def _password_replace(
+    *,
+    user: User,
+    new_password: str,
+    reason: str,
+    event: str,
+    meta: RequestMeta,
+    reset_token: str | None = None,
+) -> None:
     password_check(password=new_password, user=user, field="new_password")
     with transaction.atomic():
+        # The row lock orders this against a login in flight (see login) and against a second
+        # use of the same reset link: the token is checked again under the lock.
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if reset_token is not None and not default_token_generator.check_token(user, reset_token):
+            raise ServiceError(RESET_LINK_INVALID, errors={"token": [RESET_LINK_INVALID]})
         user.set_password(new_password)
         user.save(update_fields=["password"])
         revoked = _revoke_all(user=user, reason=reason)
         audit_record(event=event, meta=meta, target=user, details={"sessions_revoked": revoked})
 
 
-def password_reset_finish(*, user: User, new_password: str, meta: RequestMeta = SYSTEM) -> None:
-    """Set the password from a checked reset link; every session of the user ends."""
+def password_reset_finish(*, user: User, new_password: str, token: str, meta: RequestMeta = SYSTEM) -> None:
+    """Set the password from a reset link (its token checked under a row lock, so a link
+    works once even when used twice at the same moment); every session of the user ends."""
     _password_replace(
         user=user,
         new_password=new_password,
         reason=RevokeReason.PASSWORD_RESET,
         event=Event.PASSWORD_RESET_COMPLETED,
         meta=meta,
+        reset_token=token,
     )
 
 
@@ -571,7 +594,7 @@ def password_reset_complete(*, uidb64: str, token: str, new_password: str, meta:
     user = password_reset_user(uidb64=uidb64, token=token)
     if user is None:
         raise ServiceError(RESET_LINK_INVALID, errors={"token": [RESET_LINK_INVALID]})
-    password_reset_finish(user=user, new_password=new_password, meta=meta)
+    password_reset_finish(user=user, new_password=new_password, token=token, meta=meta)
 
 
 # --- Lockouts ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ class KeyPrincipal:
     prefix: str
     scopes: tuple[str, ...]
     rate_limit: str
+    expires_at: int | None = None  # microseconds since the epoch
 
 
 class APIKeyAuthentication(BaseAuthentication):
@@ -54,6 +55,7 @@ class APIKeyAuthentication(BaseAuthentication):
             prefix=state["prefix"],
             scopes=tuple(state["scopes"]),
             rate_limit=state["rate_limit"],
+            expires_at=state["expires_at"],
         )
         return SnapshotUser(state["owner"]), principal
 

@@ -5,7 +5,7 @@ at once, readers fill a missing entry with `add`, and a cache outage falls back 
 """
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -15,6 +15,7 @@ from accounts.auth_state import cache_call, cache_get, user_snapshot
 from apikeys.models import APIKey
 
 TOUCH_INTERVAL = timedelta(seconds=60)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def key_cache_key(prefix: str) -> str:
@@ -27,7 +28,8 @@ def key_state(key: APIKey) -> dict:
         "prefix": key.prefix,
         "secret_hash": key.secret_hash,
         "scopes": list(key.scopes),
-        "expires_at": int(key.expires_at.timestamp()) if key.expires_at else None,
+        # Whole microseconds since the epoch: exact, unlike a float timestamp.
+        "expires_at": (key.expires_at - EPOCH) // timedelta(microseconds=1) if key.expires_at else None,
         "revoked": key.revoked_at is not None,
         "rate_limit": key.rate_limit,
         "owner": user_snapshot(key.owner),
@@ -53,7 +55,7 @@ def key_state_get(prefix: str) -> dict | None:
 
 
 def key_state_expired(state: dict) -> bool:
-    return state["expires_at"] is not None and state["expires_at"] <= time.time()
+    return state["expires_at"] is not None and state["expires_at"] <= time.time() * 1_000_000
 
 
 def publish_key_revoked(key: APIKey) -> None:

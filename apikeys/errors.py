@@ -8,6 +8,8 @@ KEY_REVOKED = "The API key has been revoked."
 UNKNOWN_SCOPE = "Unknown scope: %(scope)s."
 SCOPE_NOT_ALLOWED = "Your role does not allow the scope %(scope)s."
 BAD_RATE_LIMIT = "Use a number of requests per s, m, h or d, e.g. 100/h."
+SCOPE_BEYOND_KEY = "A key cannot create a key with a scope it does not have: %(scope)s."
+RATE_BEYOND_ROLE = "A key's rate limit cannot exceed its owner's role limit (%(rate)s)."
 TOO_MANY_KEYS = "You have too many active API keys; revoke one first."
 
 

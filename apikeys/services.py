@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -10,13 +11,23 @@ from django.utils import timezone
 from accounts.client import SYSTEM, RequestMeta
 from accounts.models import User
 from accounts.permissions import ROLE_SCOPES, Scope
-from apikeys.cache import publish_key_revoked
-from apikeys.errors import BAD_RATE_LIMIT, SCOPE_NOT_ALLOWED, TOO_MANY_KEYS, UNKNOWN_SCOPE
+from apikeys.cache import EPOCH, publish_key_revoked
+from apikeys.errors import (
+    BAD_RATE_LIMIT,
+    RATE_BEYOND_ROLE,
+    SCOPE_BEYOND_KEY,
+    SCOPE_NOT_ALLOWED,
+    TOO_MANY_KEYS,
+    UNKNOWN_SCOPE,
+)
 from apikeys.keys import key_generate, secret_hash
 from apikeys.models import APIKey
 from audit.models import Event
 from audit.services import audit_record
 from config.errors import NotFound, ServiceError
+
+if TYPE_CHECKING:
+    from apikeys.authentication import KeyPrincipal
 
 RATE_LIMIT_SHAPE = re.compile(r"^[1-9][0-9]{0,6}/[smhd]\Z")
 NAME_REQUIRED = "Give the key a name."
@@ -29,9 +40,13 @@ def apikey_create(
     scopes: list[str],
     expires_in_days: int | None = None,
     rate_limit: str = "",
+    parent: "KeyPrincipal | None" = None,
     meta: RequestMeta = SYSTEM,
 ) -> tuple[APIKey, str]:
-    """Create a key for `owner`; returns the row and the full key, which is never stored."""
+    """Create a key for `owner`; returns the row and the full key, which is never stored.
+
+    A key made with a key (`parent`) gets no scope its parent lacks and never outlives it.
+    """
     name = (name or "").strip()
     if not name:
         raise ServiceError(errors={"name": [NAME_REQUIRED]})
@@ -44,8 +59,16 @@ def apikey_create(
     beyond = [s for s in scopes if s not in allowed]
     if beyond:
         raise ServiceError(errors={"scopes": [SCOPE_NOT_ALLOWED % {"scope": ", ".join(beyond)}]})
-    if rate_limit and not RATE_LIMIT_SHAPE.match(rate_limit):
-        raise ServiceError(errors={"rate_limit": [BAD_RATE_LIMIT]})
+    if parent is not None:
+        beyond_parent = [s for s in scopes if s not in parent.scopes]
+        if beyond_parent:
+            raise ServiceError(errors={"scopes": [SCOPE_BEYOND_KEY % {"scope": ", ".join(beyond_parent)}]})
+    if rate_limit:
+        if not RATE_LIMIT_SHAPE.match(rate_limit):
+            raise ServiceError(errors={"rate_limit": [BAD_RATE_LIMIT]})
+        role_rate = settings.RATELIMIT_BY_ROLE.get(owner.role, "")
+        if role_rate and requests_per_second(rate_limit) > requests_per_second(role_rate):
+            raise ServiceError(errors={"rate_limit": [RATE_BEYOND_ROLE % {"rate": role_rate}]})
     days = settings.API_KEY_DEFAULT_DAYS if expires_in_days is None else expires_in_days
     if not 1 <= days <= 3650:
         raise ServiceError(errors={"expires_in_days": ["Use 1 to 3650 days."]})
@@ -65,7 +88,7 @@ def apikey_create(
             secret_hash=secret_hash(secret),
             scopes=scopes,
             created_at=now,
-            expires_at=now + timedelta(days=days),
+            expires_at=_not_after_parent(now + timedelta(days=days), parent),
             rate_limit=rate_limit,
         )
         audit_record(
@@ -81,6 +104,22 @@ def apikey_create(
             },
         )
     return key, full_key
+
+
+def requests_per_second(rate: str) -> float:
+    """ "100/h" -> 0.0277...; django-ratelimit's forms, "100/5m" included."""
+    match = re.fullmatch(r"(\d+)/(\d*)([smhd])", rate.strip())
+    if not match:
+        raise ValueError(f"not a rate: {rate!r}")
+    count, multiplier, unit = match.groups()
+    seconds = int(multiplier or 1) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    return int(count) / seconds
+
+
+def _not_after_parent(expires_at, parent):
+    if parent is None or parent.expires_at is None:
+        return expires_at
+    return min(expires_at, EPOCH + timedelta(microseconds=parent.expires_at))
 
 
 def apikey_revoke(*, key: APIKey, meta: RequestMeta = SYSTEM) -> APIKey:

@@ -53,12 +53,16 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The ids as they were when the event happened. The FKs above go NULL when a user is
+    # deleted; these never change, so they (not the FKs) are covered by the hash.
+    actor_ref = models.BigIntegerField(null=True, blank=True)
     actor_kind = models.CharField(max_length=12, choices=ActorKind.choices)
     # Text snapshots survive the deletion of the user.
     actor_label = models.CharField(max_length=200, blank=True, default="")
     target_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    target_ref = models.BigIntegerField(null=True, blank=True)
     target_label = models.CharField(max_length=200, blank=True, default="")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True, default="")
@@ -74,8 +78,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["event", "-seq"], name="audit_event_seq_idx"),
             models.Index(fields=["actor_label", "-seq"], name="audit_actor_label_idx"),
             models.Index(fields=["target_label", "-seq"], name="audit_target_label_idx"),
-            models.Index(fields=["actor", "-seq"], name="audit_actor_seq_idx"),
-            models.Index(fields=["target_user", "-seq"], name="audit_target_seq_idx"),
+            models.Index(fields=["actor_ref", "-seq"], name="audit_actor_ref_seq_idx"),
+            models.Index(fields=["target_ref", "-seq"], name="audit_target_ref_seq_idx"),
             models.Index(fields=["ip_address"], name="audit_ip_idx"),
             models.Index(fields=["request_id"], name="audit_request_id_idx"),
             models.Index(fields=["outcome", "-seq"], name="audit_outcome_seq_idx"),

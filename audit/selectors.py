@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
+from accounts.auth_state import is_id
 from audit.models import AuditChainHead, AuditEvent
 from audit.services import event_hash, hashed_fields
 from config.errors import ServiceError
@@ -27,8 +28,8 @@ def audit_filter(
     if event:
         events = events.filter(event=event)
     if user:
-        if user.isdigit():
-            events = events.filter(Q(actor_id=int(user)) | Q(target_user_id=int(user)))
+        if is_id(user):
+            events = events.filter(Q(actor_ref=int(user)) | Q(target_ref=int(user)))
         else:
             events = events.filter(Q(actor_label=user) | Q(target_label=user))
     if since:
@@ -45,7 +46,7 @@ def encode_cursor(seq: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s") or not raw[1:].isdigit():
+        if not raw.startswith("s") or not is_id(raw[1:]):
             raise ValueError
         return int(raw[1:])
     except (ValueError, binascii.Error, UnicodeDecodeError):

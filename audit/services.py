@@ -44,10 +44,10 @@ def hashed_fields(event: AuditEvent) -> dict:
     return {
         "event": event.event,
         "outcome": event.outcome,
-        "actor_id": event.actor_id,
+        "actor_id": event.actor_ref,
         "actor_kind": event.actor_kind,
         "actor_label": event.actor_label,
-        "target_user_id": event.target_user_id,
+        "target_user_id": event.target_ref,
         "target_label": event.target_label,
         "ip_address": event.ip_address,
         "user_agent": event.user_agent,
@@ -83,13 +83,16 @@ def audit_record(
         actor_id, actor_kind, actor_label = actor.pk, ActorKind.USER, actor.username
     else:
         actor_id, actor_kind, actor_label = meta.actor_id, meta.actor_kind, meta.actor_label
+    target_id = target.pk if target is not None else None
     row = AuditEvent(
         event=event,
         outcome=outcome,
         actor_id=actor_id,
+        actor_ref=actor_id,
         actor_kind=actor_kind,
         actor_label=actor_label[:200],
-        target_user_id=target.pk if target is not None else None,
+        target_user_id=target_id,
+        target_ref=target_id,
         target_label=(target.username if target is not None else target_label)[:200],
         ip_address=meta.ip_address,
         user_agent=meta.user_agent[:512],

@@ -21,9 +21,12 @@ def _database_ok() -> bool:
 
 def _cache_ok() -> bool:
     probe = secrets.token_hex(8)
+    key = f"health:probe:{probe}"  # one key per check: concurrent checks cannot cross
     try:
-        cache.set("health:probe", probe, 10)
-        return cache.get("health:probe") == probe
+        cache.set(key, probe, 10)
+        ok = cache.get(key) == probe
+        cache.delete(key)
+        return ok
     except Exception:
         logger.warning("health: cache unreachable", exc_info=True)
         return False

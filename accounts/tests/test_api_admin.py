@@ -140,6 +140,7 @@ def test_revoke_sessions(api_client, admin, user):
 
 def test_stats(api_client, admin, user):
     lock(api_client, "alice")
+    lock(api_client, "no-such-account")  # locked names that are no account are not counted
     login(api_client, "root")
     stats = admin.get("/api/v1/admin/stats").json()
     assert stats["users"] == {
@@ -147,7 +148,7 @@ def test_stats(api_client, admin, user):
         "by_role": {"admin": 1, "developer": 0, "user": 1, "guest": 0, "service_account": 0},
     }
     assert stats["locked_accounts"] == 1
-    assert stats["failed_logins_24h"] == 5
+    assert stats["failed_logins_24h"] == 10
     assert stats["active_sessions"] == 2  # the fixture's login and this one
     assert stats["active_api_keys"] == 0
 

@@ -61,6 +61,13 @@ def test_login_by_email_counts_under_the_email(api_client, user):
     assert attempt(api_client, "alice@example.com").status_code == HTTPStatus.TOO_MANY_REQUESTS
 
 
+def test_username_and_email_share_one_lockout_count(api_client, user):
+    for name in ("alice", "alice@example.com", "ALICE", "Alice@Example.com"):
+        assert attempt(api_client, name).status_code == HTTPStatus.UNAUTHORIZED
+    assert attempt(api_client, "alice@example.com").status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert attempt(api_client, "alice", PASSWORD).status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
 def test_credential_stuffing_from_one_ip_locks_that_ip(api_client, user, settings):
     assert settings.AXES_IP_FAILURE_LIMIT == 20
     for i in range(19):

@@ -8,6 +8,7 @@ from accounts.client import RequestMeta
 from accounts.permissions import HasScope, Scope
 from apikeys import selectors, services
 from apikeys.api.serializers import APIKeyCreatedSerializer, APIKeyCreateSerializer, APIKeySerializer
+from apikeys.authentication import KeyPrincipal
 
 
 class APIKeyListView(APIView):
@@ -30,6 +31,7 @@ class APIKeyListView(APIView):
             scopes=data["scopes"],
             expires_in_days=data.get("expires_in_days"),
             rate_limit=data["rate_limit"],
+            parent=request.auth if isinstance(request.auth, KeyPrincipal) else None,
             meta=RequestMeta.from_request(request),
         )
         body = {**APIKeySerializer(key).data, "key": full_key}

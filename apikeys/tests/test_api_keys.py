@@ -154,7 +154,7 @@ def test_profile_read_key_cannot_patch_me_or_touch_keys(auth_client):
 
 
 def test_keys_write_key_can_manage_keys(auth_client):
-    manager = key_client(create_key(auth_client, scopes=["keys:read", "keys:write"])["key"])
+    manager = key_client(create_key(auth_client, scopes=["keys:read", "keys:write", "profile:read"])["key"])
     made = manager.post("/api/v1/api-keys", {"name": "child", "scopes": ["profile:read"]}, format="json")
     assert made.status_code == HTTPStatus.CREATED
     assert len(manager.get("/api/v1/api-keys").json()) == 2
@@ -327,3 +327,35 @@ def test_admin_lists_searches_and_revokes_without_showing_secrets(client, admin_
     assert key_client(created["key"]).get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
     active = client.get("/admin/apikeys/apikey/?state=active")
     assert active.context["cl"].result_count == 0
+
+
+def test_a_key_cannot_mint_a_stronger_or_longer_lived_key(api_client, admin_user):
+    admin = bearer_client(login(api_client, admin_user.username)["access_token"])
+    writer = create_key(admin, scopes=["keys:write"], expires_in_days=2)
+    client = key_client(writer["key"])
+    assert client.get("/api/v1/admin/stats").status_code == HTTPStatus.FORBIDDEN
+    stronger = client.post(
+        "/api/v1/api-keys", {"name": "x", "scopes": ["admin:read", "admin:write"]}, format="json"
+    )
+    assert stronger.status_code == HTTPStatus.BAD_REQUEST
+    assert "scopes" in stronger.json()["errors"]
+    child = client.post(
+        "/api/v1/api-keys", {"name": "c", "scopes": ["keys:write"], "expires_in_days": 3650}, format="json"
+    )
+    assert child.status_code == HTTPStatus.CREATED
+    assert child.json()["expires_at"] == writer["expires_at"]  # never outlives its parent
+
+
+def test_a_key_rate_limit_cannot_exceed_the_owners_role(auth_client, settings):
+    settings.RATELIMIT_BY_ROLE = {**settings.RATELIMIT_BY_ROLE, "user": "100/h"}
+    too_fast = auth_client.post(
+        "/api/v1/api-keys",
+        {"name": "x", "scopes": ["profile:read"], "rate_limit": "9999999/s"},
+        format="json",
+    )
+    assert too_fast.status_code == HTTPStatus.BAD_REQUEST
+    assert too_fast.json()["errors"]["rate_limit"] == [
+        "A key's rate limit cannot exceed its owner's role limit (100/h)."
+    ]
+    assert create_key(auth_client, rate_limit="1/m")["rate_limit"] == "1/m"
+    assert create_key(auth_client, rate_limit="100/h")["rate_limit"] == "100/h"

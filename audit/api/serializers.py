@@ -23,12 +23,12 @@ class AuditEventSerializer(serializers.ModelSerializer):
         ]
 
     def get_actor(self, event: AuditEvent) -> dict:
-        return {"id": event.actor_id, "kind": event.actor_kind, "label": event.actor_label}
+        return {"id": event.actor_ref, "kind": event.actor_kind, "label": event.actor_label}
 
     def get_target_user(self, event: AuditEvent) -> dict | None:
-        if event.target_user_id is None and not event.target_label:
+        if event.target_ref is None and not event.target_label:
             return None
-        return {"id": event.target_user_id, "label": event.target_label}
+        return {"id": event.target_ref, "label": event.target_label}
 
 
 class AuditQuerySerializer(serializers.Serializer):

@@ -184,6 +184,13 @@ def test_admin_api_filters_by_user_and_time(admin_client, user):
     assert future == {"results": [], "next": None}
 
 
+def test_admin_api_user_filter_odd_digits_are_no_match_not_an_error(admin_client):
+    for value in ("%C2%B2", "9" * 40, "%D9%A3"):  # superscript two, 40 nines, Arabic-Indic three
+        response = admin_client.get(f"/api/v1/admin/audit-logs?user={value}")
+        assert response.status_code == HTTPStatus.OK
+        assert response.json()["results"] == []
+
+
 @pytest.mark.parametrize(
     "query", ["limit=0", "limit=500", "event=nope", "since=yesterday", "cursor=!!!", "cursor=czEyYWI"]
 )
@@ -241,3 +248,14 @@ def test_admin_is_read_only(staff_client):
         == HTTPStatus.FORBIDDEN
     )
     assert AuditEvent.objects.filter(pk=row.pk).exists()
+
+
+def test_deleting_a_user_keeps_the_chain_verifiable(api_client, admin_user, user):
+    from accounts.services import user_delete
+
+    login(api_client, "alice")
+    user_delete(user=user, meta=RequestMeta(actor_kind="user", actor_id=admin_user.pk, actor_label="root"))
+    code, output = verify()
+    assert code == 0, output
+    events = AuditEvent.objects.filter(target_label="alice")
+    assert events.exists() and all(e.target_user_id is None and e.target_ref == user.pk for e in events)
