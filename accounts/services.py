@@ -246,11 +246,14 @@ def login(
     with transaction.atomic():
         # Under the row lock a password change, reset or deactivation either committed before
         # (then this login is refused) or waits and then revokes the session made here.
-        locked = User.objects.select_for_update().get(pk=user.pk)
-        if locked.password != user.password or not locked.is_active:
-            raise InvalidCredentials()
+        # One UPDATE both checks and locks: it matches only if the hash and status are still
+        # the ones just verified, and holds the row until commit.
         user.last_login = timezone.now()
-        user.save(update_fields=["last_login"])
+        still_valid = User.objects.filter(pk=user.pk, password=user.password, is_active=True).update(
+            last_login=user.last_login
+        )
+        if not still_valid:
+            raise InvalidCredentials()
         session, pair = _session_start(user=user, remember_me=remember_me, meta=meta)
         auth_state.publish_user_changed(user.pk, powers=False)
         audit_record(
