@@ -3,6 +3,9 @@ from django.db.models.functions import Lower
 
 from accounts.models import User
 
+# The longest password anyone can set or present; accounts.services uses it too.
+PASSWORD_MAX_LENGTH = 256
+
 
 class UsernameOrEmailBackend(ModelBackend):
     """Password login by username or email, both case-insensitive.
@@ -11,7 +14,13 @@ class UsernameOrEmailBackend(ModelBackend):
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
-        if not isinstance(username, str) or not isinstance(password, str):
+        # Over the length cap no password can match (none could be set): no hash for anyone,
+        # so the API and the admin's login form share the same rule and cost.
+        if (
+            not isinstance(username, str)
+            or not isinstance(password, str)
+            or len(password) > PASSWORD_MAX_LENGTH
+        ):
             return None
         identifier = username.strip().lower()
         field = "email" if "@" in identifier else "username"

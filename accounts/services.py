@@ -23,6 +23,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import auth_state
+from accounts.backends import PASSWORD_MAX_LENGTH
 from accounts.client import SYSTEM, RequestMeta, login_identifier
 from accounts.errors import (
     NO_SESSION,
@@ -55,7 +56,6 @@ logger = logging.getLogger("gatehouse.accounts")
 USERNAME_TAKEN = "This username is not available."
 EMAIL_TAKEN = "An account with this email address already exists."
 UNKNOWN_ROLE = "Unknown role."
-PASSWORD_MAX_LENGTH = 256
 
 
 # --- Users ------------------------------------------------------------------------

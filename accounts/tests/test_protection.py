@@ -272,3 +272,17 @@ def test_admin_login_form_lockout_is_a_page_not_a_stack_trace(client, admin_user
         )
     assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
     assert b"Too many failed sign-in attempts" in response.content
+
+
+def test_admin_login_form_refuses_huge_passwords_without_hashing(client, admin_user, monkeypatch):
+    from django.contrib.auth import hashers
+
+    calls = []
+    hasher = type(hashers.get_hasher("default"))
+    real = hasher.verify
+    monkeypatch.setattr(hasher, "verify", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    response = client.post(
+        "/admin/login/", {"username": "root", "password": "x" * 100_000}, REMOTE_ADDR="192.0.2.31"
+    )
+    assert response.status_code == HTTPStatus.OK  # the form, with its error
+    assert calls == []
