@@ -9,11 +9,15 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services
-from accounts.client import RequestMeta
+from accounts import selectors
 from accounts.models import RevokeReason, Session, User
-from audit.admin import EstimatedCountPaginator
-from config.errors import ServiceError
+from accounts.services.lockouts import lockout_clear
+from accounts.services.passwords import password_reset_request
+from accounts.services.sessions import session_revoke, session_revoke_all
+from accounts.services.users import user_admin_update, user_set_active
+from core.errors import ServiceError
+from core.pagination import EstimatedCountPaginator
+from core.request import RequestMeta
 
 admin.site.site_header = "Gatehouse administration"
 admin.site.site_title = "Gatehouse"
@@ -143,7 +147,7 @@ class UserAdmin(admin.ModelAdmin):
             field: form.cleaned_data[field] for field in form.changed_data if field in form.Meta.fields
         }
         try:
-            services.user_admin_update(user=obj, meta=RequestMeta.from_request(request), **changes)
+            user_admin_update(user_id=obj.pk, meta=RequestMeta.from_request(request), **changes)
         except ServiceError as exc:
             request._gatehouse_refused = True  # per request: the admin object is shared
             messages.error(request, _error_text(exc))
@@ -159,22 +163,20 @@ class UserAdmin(admin.ModelAdmin):
     def unlock_selected(self, request, queryset):
         meta = RequestMeta.from_request(request)
         for user in queryset:
-            services.lockout_clear(user=user, meta=meta)
+            lockout_clear(user=user, meta=meta)
         self.message_user(request, f"Unlocked {queryset.count()} user(s).", messages.SUCCESS)
 
     @admin.action(description="Revoke all sessions of selected users")
     def revoke_sessions_selected(self, request, queryset):
         meta = RequestMeta.from_request(request)
-        total = sum(
-            services.session_revoke_all(user=u, reason=RevokeReason.ADMIN, meta=meta) for u in queryset
-        )
+        total = sum(session_revoke_all(user=u, reason=RevokeReason.ADMIN, meta=meta) for u in queryset)
         self.message_user(request, f"Revoked {total} session(s).", messages.SUCCESS)
 
     @admin.action(description="Send password reset email")
     def send_password_reset(self, request, queryset):
         meta = RequestMeta.from_request(request)
         for user in queryset:
-            services.password_reset_request(email=user.email, reset_url=_reset_url(request), meta=meta)
+            password_reset_request(email=user.email, reset_url=_reset_url(request), meta=meta)
         self.message_user(request, f"Sent reset links to {queryset.count()} user(s) with usable passwords.")
 
     @admin.action(description="Deactivate selected users (ends their sessions)")
@@ -183,7 +185,7 @@ class UserAdmin(admin.ModelAdmin):
         done = 0
         for user in queryset:
             try:
-                services.user_set_active(user=user, is_active=False, meta=meta)
+                user_set_active(user_id=user.pk, is_active=False, meta=meta)
                 done += 1
             except ServiceError as exc:
                 messages.error(request, f"{user.username}: {_error_text(exc)}")
@@ -203,7 +205,7 @@ class UserAdmin(admin.ModelAdmin):
 
     def unlock_view(self, request, user_id: int):
         user = get_object_or_404(User, pk=user_id)
-        cleared = services.lockout_clear(user=user, meta=RequestMeta.from_request(request))
+        cleared = lockout_clear(user=user, meta=RequestMeta.from_request(request))
         self.message_user(
             request, f"Unlocked {user.username} ({cleared} failed-login records cleared).", messages.SUCCESS
         )
@@ -260,8 +262,6 @@ class SessionAdmin(admin.ModelAdmin):
         live = queryset.filter(revoked_at__isnull=True).select_related("user")
         count = 0
         for session in live:
-            services.session_revoke(
-                user=session.user, session_id=session.pk, reason=RevokeReason.ADMIN, meta=meta
-            )
+            session_revoke(user=session.user, session_id=session.pk, reason=RevokeReason.ADMIN, meta=meta)
             count += 1
         self.message_user(request, f"Revoked {count} session(s).", messages.SUCCESS)

@@ -8,43 +8,40 @@ down every read falls back to the database.
 
 import logging
 import time
-import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 
+from accounts import hooks
 from accounts.errors import TokenNotValid, TokenRevoked
 from accounts.models import Session, User
+from accounts.principal import SNAPSHOT_FIELDS, Principal
+from core.cache import cache_call, cache_get, cache_get_many
+from core.ids import is_id, is_uuid
 
 logger = logging.getLogger("gatehouse.auth_state")
 
-SNAPSHOT_FIELDS = (
-    "id",
-    "username",
-    "email",
-    "full_name",
-    "role",
-    "is_active",
-    "date_joined",
-    "last_login",
-)
 
-
-def session_key(session_id) -> str:
+def session_key(session_id: object) -> str:
     return f"auth:session:{session_id}"
 
 
-def user_key(user_id) -> str:
+def user_key(user_id: object) -> str:
     return f"auth:user:{user_id}"
 
 
-def user_snapshot(user: User) -> dict:
+def user_snapshot(user: User) -> dict[str, Any]:
+    """What the cache keeps about a user: the fields of a Principal."""
     return {field: getattr(user, field) for field in SNAPSHOT_FIELDS}
 
 
-def session_state(session: Session) -> dict:
+def principal_of(user: User) -> Principal:
+    return Principal.from_snapshot(user_snapshot(user))
+
+
+def session_state(session: Session) -> dict[str, Any]:
     return {
         "user_id": session.user_id,
         "revoked": session.revoked_at is not None,
@@ -52,80 +49,7 @@ def session_state(session: Session) -> dict:
     }
 
 
-class SnapshotUser:
-    """The authenticated user as the cache knows it, as plain attributes (id, role, username,
-    ...): reading them costs nothing. Any other attribute loads the full row once.
-
-    Not a model instance: services take it and use `.pk`, never `filter(user=obj)`.
-    """
-
-    is_authenticated = True
-    is_anonymous = False
-
-    def __init__(self, snapshot: dict):
-        self.__dict__.update(snapshot)
-        self.pk = snapshot["id"]
-        self._snapshot = snapshot
-        self._row = None
-
-    @property
-    def is_staff(self) -> bool:
-        return self.is_active and self.role == "admin"
-
-    is_superuser = is_staff
-
-    def __getattr__(self, name):
-        # Only reached for names the snapshot does not have.
-        if name.startswith("__") or name in ("_row", "_snapshot"):
-            raise AttributeError(name)
-        if self._row is None:
-            self._row = User.objects.get(pk=self.pk)
-        return getattr(self._row, name)
-
-    def __eq__(self, other) -> bool:
-        return getattr(other, "pk", None) == self.pk and isinstance(other, (SnapshotUser, User))
-
-    def __hash__(self) -> int:
-        return hash(self.pk)
-
-    def __str__(self) -> str:
-        return self.username
-
-
-def _cache_get_many(keys: list[str]) -> dict:
-    try:
-        return cache.get_many(keys)
-    except Exception:  # any cache outage: the database answers instead
-        logger.warning("cache unavailable for auth state; reading the database", exc_info=True)
-        return {}
-
-
-def cache_call(method: str, *args, **kwargs) -> None:
-    """A cache write that logs instead of failing the request when the cache is down."""
-    try:
-        getattr(cache, method)(*args, **kwargs)
-    except Exception:
-        logger.warning("cache write failed: %s", method, exc_info=True)
-
-
-def cache_get(key: str):
-    return _cache_get_many([key]).get(key)
-
-
-def is_id(value: str) -> bool:
-    """A database id as text: ASCII digits only ("²".isdigit() is True), at most 18 of them."""
-    return value.isascii() and value.isdigit() and len(value) <= 18
-
-
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-def principal_get(*, user_id: str, session_id: str) -> SnapshotUser:
+def principal_get(*, user_id: str, session_id: str) -> Principal:
     """The live user behind an access token's (sub, sid), or TokenRevoked / TokenNotValid.
 
     Warm cache: one round trip and no query. Cold or down: one query.
@@ -133,7 +57,7 @@ def principal_get(*, user_id: str, session_id: str) -> SnapshotUser:
     if not is_id(user_id) or not is_uuid(session_id):
         raise TokenNotValid()
     skey, ukey = session_key(session_id), user_key(user_id)
-    found = _cache_get_many([skey, ukey])
+    found = cache_get_many([skey, ukey])
     state, snapshot = found.get(skey), found.get(ukey)
     if state is None or snapshot is None:
         session = Session.objects.select_related("user").filter(pk=session_id).first()
@@ -147,10 +71,10 @@ def principal_get(*, user_id: str, session_id: str) -> SnapshotUser:
         raise TokenNotValid()
     if state["revoked"] or state["exp"] <= time.time() or not snapshot["is_active"]:
         raise TokenRevoked()
-    return SnapshotUser(snapshot)
+    return Principal.from_snapshot(snapshot)
 
 
-def user_snapshot_get(*, user_id: int) -> SnapshotUser | None:
+def principal_get_by_id(*, user_id: int) -> Principal | None:
     """The user as the cache knows them (filled from one query when cold), or None."""
     key = user_key(user_id)
     snapshot = cache_get(key)
@@ -160,7 +84,7 @@ def user_snapshot_get(*, user_id: int) -> SnapshotUser | None:
             return None
         snapshot = user_snapshot(user)
         cache_call("add", key, snapshot, settings.AUTH_STATE_CACHE_SECONDS)
-    return SnapshotUser(snapshot)
+    return Principal.from_snapshot(snapshot)
 
 
 def publish_sessions_revoked(sessions: Iterable[Session]) -> None:
@@ -176,26 +100,19 @@ def publish_sessions_revoked(sessions: Iterable[Session]) -> None:
 def publish_user_changed(user_id: int, *, powers: bool = True) -> None:
     """Drop the cached snapshot so the next request reads the new role, name or status.
 
-    `powers=False` (only `last_login` changed) leaves the user's API-key entries alone: they
-    carry the same snapshot, and refreshing them costs a query that a login need not pay.
+    `powers=False` (only `last_login` changed) does not tell the other apps: their entries
+    (API keys) carry the same snapshot, and refreshing them costs a query a login need not pay.
     """
     key = user_key(user_id)
     cache_call("delete", key)
     transaction.on_commit(lambda: cache_call("delete", key))
     if powers:
-        from apikeys.cache import forget_keys_of
-
-        forget_keys_of(user_id)
+        hooks.user_powers_changed_publish(user_id)
 
 
-def session_for_refresh(claims) -> Session | None:
+def session_for_refresh(claims: Any) -> Session | None:
     """The session a refresh token names, with its user, or None."""
     session_id = str(claims["sid"])
     if not is_uuid(session_id):
         return None
     return Session.objects.select_related("user").filter(pk=session_id).first()
-
-
-def user_for_output(user):
-    """What to render for the user: the cached snapshot when that is what we have."""
-    return user._snapshot if isinstance(user, SnapshotUser) else user

@@ -1,16 +1,25 @@
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+"""Session JWTs, on simplejwt's authentication class and its hooks."""
+
+from rest_framework.authentication import get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.tokens import Token
 
 from accounts import auth_state
 from accounts.errors import TOKEN_NOT_VALID, TokenNotValid
+from accounts.principal import Principal
 from accounts.tokens import access_token_decode
 
 API_KEY_PREFIX = "gk_"
 
 
-def bearer_credential(request) -> str | None:
+def bearer_credential(request: Request) -> str | None:
     """The credential after `Bearer `, None when the header is absent or another scheme."""
-    header = get_authorization_header(request)
+    return _bearer_credential(get_authorization_header(request))
+
+
+def _bearer_credential(header: bytes) -> str | None:
     if not header:
         return None
     parts = header.split()
@@ -24,22 +33,39 @@ def bearer_credential(request) -> str | None:
         raise AuthenticationFailed(TOKEN_NOT_VALID, code=TokenNotValid.code) from None
 
 
-class SessionJWTAuthentication(BaseAuthentication):
+class SessionJWTAuthentication(JWTAuthentication):
     """`Authorization: Bearer <access JWT>`, checked against the session's revocation state.
 
-    Returns None for an API key (`gk_...`) so the API-key class can take it.
+    simplejwt's `authenticate` runs the hooks below: the header (any case of "Bearer"), the
+    raw token (None for an API key, `gk_...`, so the API-key class can take it), the token
+    checked by accounts.tokens, and the user: a `Principal` from the shared cache, never a
+    database row.
     """
 
-    def authenticate(self, request):
-        raw = bearer_credential(request)
+    www_authenticate_realm = "gatehouse"
+
+    def get_header(self, request: Request) -> bytes:  # type: ignore[override]
+        return get_authorization_header(request)
+
+    def get_raw_token(self, header: bytes) -> bytes | None:
+        raw = _bearer_credential(header)
         if raw is None or raw.startswith(API_KEY_PREFIX):
             return None
+        return raw.encode("ascii")
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
         try:
-            token = access_token_decode(raw)
-            user = auth_state.principal_get(user_id=str(token["sub"]), session_id=str(token["sid"]))
+            return access_token_decode(raw_token.decode("ascii"))
         except TokenNotValid as exc:
             raise AuthenticationFailed(exc.message, code=exc.code) from None
-        return user, token
 
-    def authenticate_header(self, request) -> str:
-        return 'Bearer realm="gatehouse"'
+    def get_user(self, validated_token: Token) -> Principal:  # type: ignore[override]
+        try:
+            return auth_state.principal_get(
+                user_id=str(validated_token["sub"]), session_id=str(validated_token["sid"])
+            )
+        except TokenNotValid as exc:
+            raise AuthenticationFailed(exc.message, code=exc.code) from None
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'Bearer realm="{self.www_authenticate_realm}"'

@@ -1,8 +1,8 @@
-"""Errors the accounts services raise; config.errors renders them."""
+"""Errors the accounts services raise; config.exception_handler renders them."""
 
 from http import HTTPStatus
 
-from config.errors import ServiceError
+from core.errors import ServiceError
 
 INVALID_CREDENTIALS = "The username or password is incorrect."
 ACCOUNT_LOCKED = "Too many failed logins. Try again later."
@@ -14,6 +14,7 @@ TOKEN_REUSED = "This refresh token was already used; the session has been revoke
 WRONG_CURRENT_PASSWORD = "The current password is incorrect."
 RESET_LINK_INVALID = "The password reset link is invalid or has expired."
 NO_SESSION = "There is no session to log out of."
+REFRESH_TOKEN_INVALID = "This refresh token is not valid."
 
 
 class InvalidCredentials(ServiceError):

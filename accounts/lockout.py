@@ -19,8 +19,31 @@ from axes.helpers import get_client_username
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Max, Q, Sum
+from django.db.models.functions import Lower
+from django.http import HttpRequest
 from django.shortcuts import render
 from django.utils import timezone
+
+from accounts.models import User
+
+
+def login_identifier(request: HttpRequest, credentials: dict | None) -> str | None:
+    """The name axes counts failures under: the account's username when the client typed its
+    email (so "alice" and "alice@example.com" share one count), else what was typed, case-folded.
+    One indexed query for any email, known or not, so timing tells nothing."""
+    raw = (credentials or {}).get("username")
+    if not isinstance(raw, str):
+        return raw
+    typed = raw.strip().lower()
+    if "@" not in typed:
+        return typed
+    remembered = getattr(request, "_gatehouse_login_name", None)
+    if remembered and remembered[0] == typed:
+        return remembered[1]
+    username = User.objects.alias(e=Lower("email")).filter(e=typed).values_list("username", flat=True).first()
+    name = username.lower() if username else typed
+    request._gatehouse_login_name = (typed, name)
+    return name
 
 
 def _recent(request):

@@ -6,14 +6,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-
-class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    DEVELOPER = "developer", "Developer"
-    USER = "user", "User"
-    GUEST = "guest", "Guest"
-    SERVICE_ACCOUNT = "service_account", "Service account"
-
+from accounts.roles import Role, has_staff_access
 
 # No "@" so a login identifier is unambiguously a username or an email address.
 username_validator = RegexValidator(
@@ -29,13 +22,15 @@ class UserManager(BaseUserManager):
     def get_by_natural_key(self, username: str) -> "User":
         return self.alias(username_lower=Lower("username")).get(username_lower=username.lower())
 
-    def create_user(self, username: str, email: str, password: str | None = None, **extra):
-        """Django's hook (createsuperuser, tests): goes through the one write path."""
-        from accounts.services import user_create
+    def create_user(self, username: str, email: str, password: str | None = None, **extra) -> "User":
+        """Django's plain hook. Gatehouse creates accounts with accounts.services.users.user_create
+        (validated and audited); `manage.py createsuperuser` goes through it too."""
+        user = self.model(username=username, email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
 
-        return user_create(username=username, email=email, password=password, **extra)
-
-    def create_superuser(self, username: str, email: str, password: str | None = None, **extra):
+    def create_superuser(self, username: str, email: str, password: str | None = None, **extra) -> "User":
         extra["role"] = Role.ADMIN
         return self.create_user(username, email, password, **extra)
 
@@ -69,10 +64,10 @@ class User(AbstractBaseUser):
     def __str__(self) -> str:
         return self.username
 
-    # Django admin asks these; only the admin role has staff powers.
+    # Django admin asks these; accounts.roles decides.
     @property
     def is_staff(self) -> bool:
-        return self.is_active and self.role == Role.ADMIN
+        return has_staff_access(role=self.role, is_active=self.is_active)
 
     @property
     def is_superuser(self) -> bool:

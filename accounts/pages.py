@@ -5,10 +5,11 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.urls import reverse_lazy
 
-from accounts import services
-from accounts.client import RequestMeta
+from accounts.backends import PASSWORD_MAX_LENGTH
+from accounts.services.passwords import password_reset_finish, password_set
 from accounts.validators import PASSWORD_TOO_LONG
-from config.errors import ServiceError
+from core.errors import ServiceError
+from core.request import RequestMeta
 
 
 class ResetPasswordForm(SetPasswordForm):
@@ -19,12 +20,12 @@ class ResetPasswordForm(SetPasswordForm):
     def clean(self):
         # Before Django's validators: their similarity check is slow on huge input.
         password = self.cleaned_data.get("new_password1") or ""
-        if len(password) > services.PASSWORD_MAX_LENGTH:
-            raise forms.ValidationError(PASSWORD_TOO_LONG % {"max_length": services.PASSWORD_MAX_LENGTH})
+        if len(password) > PASSWORD_MAX_LENGTH:
+            raise forms.ValidationError(PASSWORD_TOO_LONG % {"max_length": PASSWORD_MAX_LENGTH})
         return super().clean()
 
     def save(self, commit=True):
-        services.password_reset_finish(
+        password_reset_finish(
             user=self.user,
             new_password=self.cleaned_data["new_password1"],
             token=self.request.session.get(auth_views.INTERNAL_RESET_SESSION_TOKEN, ""),
@@ -68,7 +69,7 @@ class StaffPasswordChangeForm(PasswordChangeForm):
         super().__init__(user, *args, **kwargs)
 
     def save(self, commit=True):
-        services.password_set(
+        password_set(
             user=self.user,
             new_password=self.cleaned_data["new_password1"],
             meta=RequestMeta.from_request(self.request),

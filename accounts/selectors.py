@@ -1,28 +1,54 @@
-"""Reads that carry a rule: which sessions a user sees, whether a token is still good."""
+"""Reads that carry a rule: who a login name or reset link points at, which sessions a user
+sees, whether a token is still good, who is locked out, the numbers for staff."""
 
 from datetime import timedelta
+from typing import Any
 
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from accounts import auth_state
+from accounts import auth_state, hooks
 from accounts.errors import TokenExpired, TokenNotValid, TokenRevoked
-from accounts.models import Role, Session, User
+from accounts.models import Session, User
+from accounts.roles import Role
 from accounts.tokens import access_token_decode, refresh_token_decode
+from audit.models import AuditEvent, Event
 
 
-def session_list_for_user(*, user: User) -> QuerySet[Session]:
+def user_by_identifier(identifier: str) -> User | None:
+    """The account a login name or email address points at, case-insensitively."""
+    identifier = identifier.strip().lower()
+    field = "email" if "@" in identifier else "username"
+    return User.objects.alias(lookup=Lower(field)).filter(lookup=identifier).first()
+
+
+def password_reset_user(*, uidb64: str, token: str) -> User | None:
+    """The user a reset link is for, if the link is still good."""
+    try:
+        pk = int(force_str(urlsafe_base64_decode(uidb64)))
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
+        return None
+    user = User.objects.filter(pk=pk, is_active=True).first()
+    if user is None or not default_token_generator.check_token(user, token):
+        return None
+    return user
+
+
+def session_list_for_user(*, user_id: int) -> QuerySet[Session]:
     """The user's live sessions, newest first."""
     return Session.objects.filter(
-        user_id=user.pk, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        user_id=user_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
     ).order_by("-created_at")
 
 
-def token_verify(*, raw_token: str) -> dict:
+def token_verify(*, raw_token: str) -> dict[str, Any]:
     """Whether a token would be accepted now; never raises for a bad token."""
     try:
         try:
@@ -67,24 +93,24 @@ def user_is_locked(*, user: User) -> bool:
     return with_locked(User.objects.filter(pk=user.pk)).values_list("is_locked", flat=True).first() or False
 
 
-def auth_stats() -> dict:
-    """The numbers on /api/v1/admin/stats and `manage.py auth_stats`."""
-    from apikeys.models import APIKey
-    from audit.models import AuditEvent, Event
-
+def auth_stats() -> dict[str, Any]:
+    """The numbers on /api/v1/admin/stats and `manage.py auth_stats` (other apps add theirs
+    through hooks.on_stats: API keys)."""
     now = timezone.now()
     by_role = dict.fromkeys(Role.values, 0)
     for row in User.objects.values("role").annotate(n=Count("pk")).order_by():
         by_role[row["role"]] = row["n"]
-    return {
+    stats: dict[str, Any] = {
         "users": {"total": sum(by_role.values()), "by_role": by_role},
         "active_sessions": Session.objects.filter(revoked_at__isnull=True, expires_at__gt=now).count(),
         "locked_accounts": user_list(locked=True).count(),
         "failed_logins_24h": AuditEvent.objects.filter(
             event=Event.LOGIN_FAILED, timestamp__gte=now - timedelta(hours=24)
         ).count(),
-        "active_api_keys": APIKey.objects.filter(revoked_at__isnull=True, expires_at__gt=now).count(),
     }
+    for contribute in hooks.stats_contributions:
+        stats.update(contribute(now))
+    return stats
 
 
 def user_list(

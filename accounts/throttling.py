@@ -17,9 +17,10 @@ from django.core.cache import caches
 from django_ratelimit.core import get_usage
 from rest_framework.throttling import BaseThrottle
 
-from accounts.client import RequestMeta, client_ip
+from accounts.roles import rate_for
 from audit.models import Event, Outcome
 from audit.services import audit_record
+from core.request import RequestMeta, client_ip
 
 logger = logging.getLogger("gatehouse.ratelimit")
 
@@ -92,7 +93,7 @@ class PrincipalThrottle(_RatelimitThrottle):
         user = request.user
         if not (user and user.is_authenticated):
             return None
-        role_rate = settings.RATELIMIT_BY_ROLE.get(user.role, settings.RATELIMIT_BY_ROLE["guest"])
+        role_rate = rate_for(user.role)
         key_prefix = getattr(request.auth, "prefix", None)
         if key_prefix:
             return "apikey", key_prefix, request.auth.rate_limit or role_rate

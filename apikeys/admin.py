@@ -1,9 +1,9 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from accounts.client import RequestMeta
 from apikeys import services
 from apikeys.models import APIKey
+from core.request import RequestMeta
 
 
 class KeyStateFilter(admin.SimpleListFilter):

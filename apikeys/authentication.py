@@ -3,8 +3,8 @@ from dataclasses import dataclass
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from accounts.auth_state import SnapshotUser
 from accounts.authentication import bearer_credential
+from accounts.principal import Principal
 from apikeys.cache import key_state_expired, key_state_get
 from apikeys.errors import KeyExpired, KeyNotValid, KeyRevoked
 from apikeys.keys import KEY_PREFIX, key_parse, secret_matches
@@ -57,7 +57,7 @@ class APIKeyAuthentication(BaseAuthentication):
             rate_limit=state["rate_limit"],
             expires_at=state["expires_at"],
         )
-        return SnapshotUser(state["owner"]), principal
+        return Principal.from_snapshot(state["owner"]), principal
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="gatehouse"'

@@ -11,8 +11,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.auth_state import cache_call, cache_get, user_snapshot
+from accounts.auth_state import user_snapshot
 from apikeys.models import APIKey
+from core.cache import cache_call, cache_get
 
 TOUCH_INTERVAL = timedelta(seconds=60)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -1,6 +1,6 @@
 from http import HTTPStatus
 
-from config.errors import ServiceError
+from core.errors import ServiceError
 
 KEY_NOT_VALID = "The API key is not valid."
 KEY_EXPIRED = "The API key has expired."

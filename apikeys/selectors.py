@@ -1,16 +1,21 @@
+"""Reads of API keys: an owner's keys, every key for operators, the housekeeping numbers."""
+
+from datetime import datetime
+
 from django.db.models import QuerySet
 
-from accounts.models import User
 from apikeys.models import APIKey
-from config.errors import NotFound
+from core.errors import NotFound
 
 
-def apikey_list_for_owner(*, owner: User) -> QuerySet[APIKey]:
-    return APIKey.objects.filter(owner_id=owner.pk).order_by("-created_at")
+def apikey_list_for_owner(*, owner_id: int) -> QuerySet[APIKey]:
+    """The owner's keys, newest first."""
+    return APIKey.objects.filter(owner_id=owner_id).order_by("-created_at")
 
 
-def apikey_get_for_owner(*, owner: User, key_id: int) -> APIKey:
-    key = APIKey.objects.filter(pk=key_id, owner_id=owner.pk).first()
+def apikey_get_for_owner(*, owner_id: int, key_id: int) -> APIKey:
+    """One of the owner's keys; anyone else's is NotFound."""
+    key = APIKey.objects.filter(pk=key_id, owner_id=owner_id).first()
     if key is None:
         raise NotFound()
     return key
@@ -22,3 +27,13 @@ def apikey_list(*, username: str | None = None) -> QuerySet[APIKey]:
     if username:
         keys = keys.filter(owner__username__iexact=username)
     return keys
+
+
+def apikey_cleanup_targets(now: datetime) -> dict[str, QuerySet[APIKey]]:
+    """For auth_cleanup (registered in ApiKeysConfig.ready): keys past their expiry."""
+    return {"api_keys": APIKey.objects.filter(expires_at__lt=now)}
+
+
+def apikey_stats(now: datetime) -> dict[str, int]:
+    """For auth_stats (registered in ApiKeysConfig.ready): keys usable now."""
+    return {"active_api_keys": APIKey.objects.filter(revoked_at__isnull=True, expires_at__gt=now).count()}

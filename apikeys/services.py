@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.client import SYSTEM, RequestMeta
 from accounts.models import User
-from accounts.permissions import ROLE_SCOPES, Scope
+from accounts.principal import Principal
+from accounts.roles import Scope, role_rate_cap, scopes_for
 from apikeys.cache import EPOCH, publish_key_revoked
 from apikeys.errors import (
     BAD_RATE_LIMIT,
@@ -24,7 +24,8 @@ from apikeys.keys import key_generate, secret_hash
 from apikeys.models import APIKey
 from audit.models import Event
 from audit.services import audit_record
-from config.errors import NotFound, ServiceError
+from core.errors import NotFound, ServiceError
+from core.request import SYSTEM, RequestMeta
 
 if TYPE_CHECKING:
     from apikeys.authentication import KeyPrincipal
@@ -35,7 +36,7 @@ NAME_REQUIRED = "Give the key a name."
 
 def apikey_create(
     *,
-    owner: User,
+    owner: User | Principal,
     name: str,
     scopes: list[str],
     expires_in_days: int | None = None,
@@ -55,7 +56,7 @@ def apikey_create(
     if unknown or not scopes:
         message = UNKNOWN_SCOPE % {"scope": ", ".join(unknown)} if unknown else "Give at least one scope."
         raise ServiceError(errors={"scopes": [message]})
-    allowed = ROLE_SCOPES.get(owner.role, frozenset())
+    allowed = scopes_for(owner.role)
     beyond = [s for s in scopes if s not in allowed]
     if beyond:
         raise ServiceError(errors={"scopes": [SCOPE_NOT_ALLOWED % {"scope": ", ".join(beyond)}]})
@@ -66,7 +67,7 @@ def apikey_create(
     if rate_limit:
         if not RATE_LIMIT_SHAPE.match(rate_limit):
             raise ServiceError(errors={"rate_limit": [BAD_RATE_LIMIT]})
-        role_rate = settings.RATELIMIT_BY_ROLE.get(owner.role, "")
+        role_rate = role_rate_cap(owner.role)
         if role_rate and requests_per_second(rate_limit) > requests_per_second(role_rate):
             raise ServiceError(errors={"rate_limit": [RATE_BEYOND_ROLE % {"rate": role_rate}]})
     days = settings.API_KEY_DEFAULT_DAYS if expires_in_days is None else expires_in_days
@@ -139,9 +140,9 @@ def apikey_revoke(*, key: APIKey, meta: RequestMeta = SYSTEM) -> APIKey:
     return key
 
 
-def apikey_revoke_for_owner(*, owner: User, key_id: int, meta: RequestMeta = SYSTEM) -> APIKey:
+def apikey_revoke_for_owner(*, owner_id: int, key_id: int, meta: RequestMeta = SYSTEM) -> APIKey:
     """Revoke one of the owner's keys; anyone else's is NotFound."""
-    key = APIKey.objects.filter(pk=key_id, owner_id=owner.pk).first()
+    key = APIKey.objects.filter(pk=key_id, owner_id=owner_id).first()
     if key is None:
         raise NotFound()
     return apikey_revoke(key=key, meta=meta)

@@ -1,34 +1,10 @@
 import ipaddress
 
 from django.contrib import admin
-from django.core.exceptions import EmptyResultSet
-from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Q
-from django.utils.functional import cached_property
 
 from audit.models import AuditEvent
-
-
-class EstimatedCountPaginator(Paginator):
-    """On PostgreSQL, the planner's row estimate instead of a COUNT(*) over millions of rows,
-    whenever that estimate is large (page links are then approximate; small results are exact)."""
-
-    EXACT_BELOW = 10000
-
-    @cached_property
-    def count(self) -> int:
-        if connection.vendor == "postgresql":
-            try:
-                sql, params = self.object_list.order_by().query.sql_with_params()
-            except EmptyResultSet:
-                return 0
-            with connection.cursor() as cursor:
-                cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-                estimate = int(cursor.fetchone()[0][0]["Plan"]["Plan Rows"])
-            if estimate >= self.EXACT_BELOW:
-                return estimate
-        return super().count
+from core.pagination import EstimatedCountPaginator
 
 
 @admin.register(AuditEvent)

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.request import ActorKind
+
 
 class Event(models.TextChoices):
     USER_REGISTERED = "user.registered", "User registered"
@@ -32,14 +34,6 @@ class Event(models.TextChoices):
 class Outcome(models.TextChoices):
     SUCCESS = "success", "Success"
     FAILURE = "failure", "Failure"
-
-
-class ActorKind(models.TextChoices):
-    USER = "user", "User (access token or admin)"
-    API_KEY = "api_key", "API key"
-    OPERATOR = "operator", "Operator command"
-    SYSTEM = "system", "System"
-    ANONYMOUS = "anonymous", "Anonymous client"
 
 
 class AuditEvent(models.Model):

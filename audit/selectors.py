@@ -8,10 +8,10 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from accounts.auth_state import is_id
 from audit.models import AuditChainHead, AuditEvent
 from audit.services import event_hash, hashed_fields
-from config.errors import ServiceError
+from core.errors import ServiceError
+from core.ids import is_id
 
 BAD_CURSOR = "The cursor is not valid."
 

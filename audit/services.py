@@ -8,8 +8,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.client import RequestMeta
 from audit.models import ActorKind, AuditChainHead, AuditEvent, Event, Outcome
+from core.request import RequestMeta
 
 SCRUBBED = "[scrubbed]"
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "cookie", "api_key")

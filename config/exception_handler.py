@@ -12,7 +12,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import (
+from core.errors import (
     BODY_TOO_LARGE,
     NOT_FOUND,
     RATE_LIMITED,

@@ -4,10 +4,10 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.api import views as account_views
-from accounts.api.urls import route
 from accounts.pages import ResetPasswordDoneView, ResetPasswordPageView, StaffPasswordChangeView
 from config import exception_handler
+from config.views import HealthView, ServiceInfoView
+from core.routing import route
 
 
 @csrf_exempt  # a POST to an unknown API path is a JSON 404, not the CSRF failure page
@@ -25,10 +25,9 @@ handler404 = "config.exception_handler.handler404"
 handler500 = "config.exception_handler.handler500"
 
 api_v1 = [
-    re_path(r"^$", account_views.ServiceInfoView.as_view(), name="api-root"),
-    route("health", account_views.HealthView, "api-health"),
+    re_path(r"^$", ServiceInfoView.as_view(), name="api-root"),
+    route("health", HealthView, "api-health"),
     path("", include("accounts.api.urls")),
-    path("", include("audit.api.urls")),
     path("", include("apikeys.api.urls")),
 ]
 

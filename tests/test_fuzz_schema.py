@@ -22,10 +22,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts import services
-from accounts.client import RequestMeta
 from accounts.models import Role
+from accounts.services.sessions import session_login
 from accounts.tests.factories import PASSWORD, UserFactory
+from core.request import RequestMeta
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 
@@ -61,7 +61,7 @@ def admin_token(db, settings, keep_test_connection):
         # A fresh session per example: a fuzzed logout or password change must not starve the
         # rest. (Through the service: Django's test client would reconnect the signal above.)
         request = RequestFactory().post("/api/v1/auth/login")
-        _user, pair = services.login(
+        _user, pair = session_login(
             request=request, identifier="fuzz-admin", password=PASSWORD, remember_me=False, meta=RequestMeta()
         )
         return pair.access_token

@@ -285,7 +285,7 @@ def test_password_reset_answers_the_same_and_mails_off_the_request_thread(
 ):
     settings.EMAIL_SEND_ASYNC = True
     started = []
-    import accounts.services
+    import accounts.mail
 
     class RecordingThread:
         def __init__(self, target, name, daemon):
@@ -295,7 +295,7 @@ def test_password_reset_answers_the_same_and_mails_off_the_request_thread(
         def start(self):
             self.target()
 
-    monkeypatch.setattr(accounts.services.threading, "Thread", RecordingThread)
+    monkeypatch.setattr(accounts.mail.threading, "Thread", RecordingThread)
     with django_capture_on_commit_callbacks(execute=True):
         known = api_client.post("/api/v1/auth/password-reset", {"email": "alice@example.com"}, format="json")
         unknown = api_client.post(

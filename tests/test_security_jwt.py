@@ -193,16 +193,16 @@ def test_another_users_session_id(api_client, claims):
 
 
 def test_deactivated_and_deleted_users(api_client, victim):
-    from accounts.services import user_delete, user_set_active
+    from accounts.services.users import user_delete, user_set_active
     from accounts.tests.factories import UserFactory as Factory
 
     client = bearer_client(victim["access_token"])
     assert client.get("/api/v1/auth/me").status_code == HTTPStatus.OK
     user = Session.objects.get().user
-    user_set_active(user=user, is_active=False)
+    user_set_active(user_id=user.pk, is_active=False)
     assert_rejected(victim["access_token"], api_client)
     Factory(username="other2", email="other2@example.com")
-    user_delete(user=user)
+    user_delete(user_id=user.pk)
     assert_rejected(victim["access_token"], api_client)
     response = api_client.post(
         "/api/v1/auth/refresh", {"refresh_token": victim["refresh_token"]}, format="json"

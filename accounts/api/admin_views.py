@@ -1,4 +1,5 @@
-"""The admin API (role admin; API keys with admin scopes owned by an admin)."""
+"""The admin API (role admin; API keys with admin scopes owned by an admin): users, stats,
+cleanup and the audit trail (audit knows no other app, so its staff view lives here)."""
 
 from http import HTTPStatus
 
@@ -7,17 +8,24 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import selectors
 from accounts.api.serializers import (
     AdminUserPageSerializer,
     AdminUserQuerySerializer,
     AdminUserSerializer,
     AdminUserUpdateSerializer,
 )
-from accounts.client import RequestMeta
 from accounts.models import RevokeReason, User
-from accounts.permissions import HasScope, Scope
-from config.errors import NotFound
+from accounts.permissions import HasScope
+from accounts.roles import Scope
+from accounts.services.housekeeping import auth_cleanup
+from accounts.services.lockouts import lockout_clear
+from accounts.services.sessions import session_revoke_all
+from accounts.services.users import user_admin_update, user_delete
+from audit import selectors as audit_selectors
+from audit.api.serializers import AuditEventSerializer, AuditPageSerializer, AuditQuerySerializer
+from core.errors import NotFound
+from core.request import RequestMeta
 
 
 class UserPagination(PageNumberPagination):
@@ -66,14 +74,14 @@ class AdminUserDetailView(AdminView):
         user = _user_or_404(user_id)
         serializer = AdminUserUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.user_admin_update(
-            user=user, meta=RequestMeta.from_request(request), **serializer.validated_data
+        user = user_admin_update(
+            user_id=user.pk, meta=RequestMeta.from_request(request), **serializer.validated_data
         )
         return Response(AdminUserSerializer(user).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, user_id):
-        services.user_delete(user=_user_or_404(user_id), meta=RequestMeta.from_request(request))
+        user_delete(user_id=_user_or_404(user_id).pk, meta=RequestMeta.from_request(request))
         return Response(status=HTTPStatus.NO_CONTENT)
 
 
@@ -82,7 +90,7 @@ class AdminUserUnlockView(AdminView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request, user_id):
-        services.lockout_clear(user=_user_or_404(user_id), meta=RequestMeta.from_request(request))
+        lockout_clear(user=_user_or_404(user_id), meta=RequestMeta.from_request(request))
         return Response(status=HTTPStatus.NO_CONTENT)
 
 
@@ -91,7 +99,7 @@ class AdminUserRevokeSessionsView(AdminView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request, user_id):
-        services.session_revoke_all(
+        session_revoke_all(
             user=_user_or_404(user_id), reason=RevokeReason.ADMIN, meta=RequestMeta.from_request(request)
         )
         return Response(status=HTTPStatus.NO_CONTENT)
@@ -110,4 +118,26 @@ class AdminCleanupView(AdminView):
 
     @extend_schema(request=None, responses={200: dict})
     def post(self, request):
-        return Response(services.auth_cleanup(meta=RequestMeta.from_request(request)))
+        return Response(auth_cleanup(meta=RequestMeta.from_request(request)))
+
+
+class AuditLogListView(AdminView):
+    """The audit trail, newest first, with cursor pagination (admins; keys with admin:read)."""
+
+    required_scopes = {"GET": Scope.ADMIN_READ}
+
+    @extend_schema(parameters=[AuditQuerySerializer], responses={200: AuditPageSerializer})
+    def get(self, request):
+        query = AuditQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        events = audit_selectors.audit_filter(
+            event=params.get("event"),
+            user=params.get("user"),
+            since=params.get("since"),
+            until=params.get("until"),
+        )
+        rows, next_cursor = audit_selectors.audit_page(
+            events=events, limit=params["limit"], cursor=params.get("cursor")
+        )
+        return Response({"results": AuditEventSerializer(rows, many=True).data, "next": next_cursor})

@@ -1,12 +1,5 @@
-from django.urls import re_path
-
 from accounts.api import admin_views, views
-
-
-def route(pattern: str, view, name: str):
-    """The contract's path, with or without a trailing slash, never redirected."""
-    return re_path(rf"^{pattern}/?$", view.as_view(), name=name)
-
+from core.routing import route
 
 urlpatterns = [
     route("auth/register", views.RegisterView, "auth-register"),
@@ -38,4 +31,5 @@ urlpatterns = [
     ),
     route("admin/stats", admin_views.AdminStatsView, "admin-stats"),
     route("admin/cleanup", admin_views.AdminCleanupView, "admin-cleanup"),
+    route("admin/audit-logs", admin_views.AuditLogListView, "admin-audit-logs"),
 ]

@@ -8,13 +8,22 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import auth_state, selectors, services
+from accounts import selectors
 from accounts.api import serializers as s
-from accounts.client import RequestMeta
 from accounts.models import RevokeReason
-from accounts.permissions import HasScope, Scope, SessionOnly
+from accounts.permissions import HasScope, SessionOnly
+from accounts.roles import Scope
+from accounts.services.passwords import password_change, password_reset_complete, password_reset_request
+from accounts.services.sessions import (
+    refresh_token_rotate,
+    session_login,
+    session_logout,
+    session_revoke,
+    session_revoke_all,
+)
+from accounts.services.users import user_create, user_profile_update
 from accounts.throttling import ClientIPThrottle, ResetEmailThrottle
-from config.health import health_status
+from core.request import RequestMeta
 
 
 def _token_response(user, pair, status=HTTPStatus.OK) -> Response:
@@ -50,27 +59,13 @@ class RateLimitedPublicView(PublicView):
     throttle_classes = [ClientIPThrottle]
 
 
-class ServiceInfoView(PublicView):
-    @extend_schema(responses={200: dict})
-    def get(self, request):
-        return Response({"service": "gatehouse", "version": "1", "docs": "/api/docs"})
-
-
-class HealthView(PublicView):
-    @extend_schema(responses={200: dict, 503: dict})
-    def get(self, request):
-        body = health_status()
-        status = HTTPStatus.OK if body["status"] == "ok" else HTTPStatus.SERVICE_UNAVAILABLE
-        return Response(body, status=status, headers={"Cache-Control": "no-store"})
-
-
 class RegisterView(RateLimitedPublicView):
     ratelimit_group = "register"
 
     @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer})
     def post(self, request):
         data = _valid(s.RegisterSerializer, request)
-        user = services.user_create(
+        user = user_create(
             username=data["username"],
             email=data["email"],
             password=data["password"],
@@ -86,7 +81,7 @@ class LoginView(RateLimitedPublicView):
     @extend_schema(request=s.LoginSerializer, responses={200: s.TokenResponseSerializer})
     def post(self, request):
         data = _valid(s.LoginSerializer, request)
-        user, pair = services.login(
+        user, pair = session_login(
             request=request._request,  # axes records failures against the Django request
             identifier=data["identifier"],
             password=data["password"],
@@ -102,7 +97,7 @@ class RefreshView(RateLimitedPublicView):
     @extend_schema(request=s.RefreshSerializer, responses={200: s.TokenResponseSerializer})
     def post(self, request):
         data = _valid(s.RefreshSerializer, request)
-        user, pair = services.refresh_token_rotate(
+        user, pair = refresh_token_rotate(
             raw_token=data["refresh_token"], meta=RequestMeta.from_request(request)
         )
         return _token_response(user, pair)
@@ -125,7 +120,7 @@ class PasswordResetView(RateLimitedPublicView):
     @extend_schema(request=s.PasswordResetSerializer, responses={202: None})
     def post(self, request):
         data = _valid(s.PasswordResetSerializer, request)
-        services.password_reset_request(
+        password_reset_request(
             email=data["email"],
             reset_url=lambda uid, token: request.build_absolute_uri(
                 reverse("password-reset-page", kwargs={"uidb64": uid, "token": token})
@@ -141,7 +136,7 @@ class PasswordResetConfirmView(RateLimitedPublicView):
     @extend_schema(request=s.PasswordResetConfirmSerializer, responses={204: None})
     def post(self, request):
         data = _valid(s.PasswordResetConfirmSerializer, request)
-        services.password_reset_complete(
+        password_reset_complete(
             uidb64=data["uid"],
             token=data["token"],
             new_password=data["new_password"],
@@ -156,13 +151,13 @@ class MeView(APIView):
 
     @extend_schema(responses={200: s.UserSerializer})
     def get(self, request):
-        return Response(s.user_representation(auth_state.user_for_output(request.user)))
+        return Response(s.user_representation(request.user))
 
     @extend_schema(request=s.ProfileUpdateSerializer, responses={200: s.UserSerializer})
     def patch(self, request):
         data = _valid(s.ProfileUpdateSerializer, request)
-        user = services.user_profile_update(
-            user=request.user, full_name=data["full_name"], meta=RequestMeta.from_request(request)
+        user = user_profile_update(
+            user_id=request.user.pk, full_name=data["full_name"], meta=RequestMeta.from_request(request)
         )
         return Response(s.UserSerializer(user).data)
 
@@ -174,7 +169,7 @@ class LogoutView(APIView):
     @extend_schema(request=s.LogoutSerializer, responses={204: None})
     def post(self, request):
         data = _valid(s.LogoutSerializer, request)
-        services.logout(
+        session_logout(
             user=request.user,
             session_id=_session_id(request),
             raw_refresh=data.get("refresh_token"),
@@ -189,7 +184,7 @@ class LogoutAllView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
-        services.session_revoke_all(
+        session_revoke_all(
             user=request.user, reason=RevokeReason.LOGOUT_ALL, meta=RequestMeta.from_request(request)
         )
         return Response(status=HTTPStatus.NO_CONTENT)
@@ -202,8 +197,8 @@ class ChangePasswordView(APIView):
     @extend_schema(request=s.ChangePasswordSerializer, responses={200: s.TokenResponseSerializer})
     def post(self, request):
         data = _valid(s.ChangePasswordSerializer, request)
-        user, pair = services.password_change(
-            user=request.user,
+        user, pair = password_change(
+            user_id=request.user.pk,
             current_password=data["current_password"],
             new_password=data["new_password"],
             meta=RequestMeta.from_request(request),
@@ -217,7 +212,7 @@ class SessionListView(APIView):
 
     @extend_schema(responses={200: s.SessionSerializer(many=True)})
     def get(self, request):
-        sessions = selectors.session_list_for_user(user=request.user)
+        sessions = selectors.session_list_for_user(user_id=request.user.pk)
         context = {"current_session_id": _session_id(request)}
         return Response(s.SessionSerializer(sessions, many=True, context=context).data)
 
@@ -228,7 +223,5 @@ class SessionDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, session_id):
-        services.session_revoke(
-            user=request.user, session_id=session_id, meta=RequestMeta.from_request(request)
-        )
+        session_revoke(user=request.user, session_id=session_id, meta=RequestMeta.from_request(request))
         return Response(status=HTTPStatus.NO_CONTENT)

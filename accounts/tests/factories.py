@@ -1,7 +1,7 @@
 import factory
 
-from accounts import services
 from accounts.models import Role, User
+from accounts.services.users import user_create
 
 PASSWORD = "correct horse battery staple"
 
@@ -22,4 +22,4 @@ class UserFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, **kwargs):
-        return services.user_create(**kwargs)
+        return user_create(**kwargs)

@@ -245,17 +245,17 @@ def test_user_cannot_change_role_status_or_email_on_me(auth_client, user, field,
 
 
 def test_role_change_takes_effect_on_next_request(auth_client, user):
-    from accounts.services import user_set_role
+    from accounts.services.users import user_set_role
 
     assert auth_client.get("/api/v1/auth/me").json()["role"] == "user"
-    user_set_role(user=user, role=Role.GUEST)
+    user_set_role(user_id=user.pk, role=Role.GUEST)
     assert auth_client.get("/api/v1/auth/me").json()["role"] == "guest"
 
 
 def test_deactivated_user_tokens_stop_working(api_client, auth_client, tokens, user):
-    from accounts.services import user_set_active
+    from accounts.services.users import user_set_active
 
-    user_set_active(user=user, is_active=False)
+    user_set_active(user_id=user.pk, is_active=False)
     assert auth_client.get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
     response = api_client.post(
         "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json"
@@ -266,10 +266,10 @@ def test_deactivated_user_tokens_stop_working(api_client, auth_client, tokens, u
 
 
 def test_deleted_user_tokens_stop_working(api_client, auth_client, tokens, user):
-    from accounts.services import user_delete
+    from accounts.services.users import user_delete
 
     auth_client.get("/api/v1/auth/me")  # warm the cache
-    user_delete(user=user)
+    user_delete(user_id=user.pk)
     assert auth_client.get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
     response = api_client.post(
         "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json"

@@ -3,7 +3,7 @@ from http import HTTPStatus
 import pytest
 
 from accounts.models import User
-from accounts.services import EMAIL_TAKEN, USERNAME_TAKEN
+from accounts.services.users import EMAIL_TAKEN, USERNAME_TAKEN
 from accounts.tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -120,11 +120,11 @@ def test_reset_through_the_html_page(client, api_client, user, django_capture_on
 def test_html_page_refuses_links_of_a_deactivated_account(
     client, api_client, user, django_capture_on_commit_callbacks
 ):
-    from accounts.services import user_set_active
+    from accounts.services.users import user_set_active
 
     request_reset(api_client, "alice@example.com", django_capture_on_commit_callbacks)
     path, _uid, _token = reset_link(mail.outbox[0])
-    user_set_active(user=user, is_active=False)
+    user_set_active(user_id=user.pk, is_active=False)
     first = client.get(path, follow=True)
     assert b"This link no longer works" in first.content
     user.refresh_from_db()

@@ -18,7 +18,7 @@ def test_me_with_a_warm_cache_makes_no_query(tokens, django_assert_num_queries):
 
 
 def test_revocation_is_seen_with_a_warm_cache(tokens, user):
-    from accounts.services import session_revoke_all
+    from accounts.services.sessions import session_revoke_all
 
     client = bearer_client(tokens["access_token"])
     assert client.get("/api/v1/auth/me").status_code == HTTPStatus.OK
@@ -29,7 +29,7 @@ def test_revocation_is_seen_with_a_warm_cache(tokens, user):
 def test_a_cold_cache_falls_back_to_the_database(tokens, user):
     from django.core.cache import cache
 
-    from accounts.services import session_revoke_all
+    from accounts.services.sessions import session_revoke_all
 
     client = bearer_client(tokens["access_token"])
     assert client.get("/api/v1/auth/me").status_code == HTTPStatus.OK

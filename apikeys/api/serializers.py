@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from accounts.permissions import Scope
+from accounts.roles import Scope
 from apikeys.models import APIKey
 
 

@@ -1,5 +1,5 @@
-from accounts.api.urls import route
 from apikeys.api import views
+from core.routing import route
 
 urlpatterns = [
     route("api-keys", views.APIKeyListView, "api-keys"),

@@ -4,11 +4,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.client import RequestMeta
-from accounts.permissions import HasScope, Scope
+from accounts.permissions import HasScope
+from accounts.roles import Scope
 from apikeys import selectors, services
 from apikeys.api.serializers import APIKeyCreatedSerializer, APIKeyCreateSerializer, APIKeySerializer
 from apikeys.authentication import KeyPrincipal
+from core.request import RequestMeta
 
 
 class APIKeyListView(APIView):
@@ -17,7 +18,7 @@ class APIKeyListView(APIView):
 
     @extend_schema(responses={200: APIKeySerializer(many=True)})
     def get(self, request):
-        keys = selectors.apikey_list_for_owner(owner=request.user)
+        keys = selectors.apikey_list_for_owner(owner_id=request.user.pk)
         return Response(APIKeySerializer(keys, many=True).data)
 
     @extend_schema(request=APIKeyCreateSerializer, responses={201: APIKeyCreatedSerializer})
@@ -45,12 +46,12 @@ class APIKeyDetailView(APIView):
     @extend_schema(responses={200: APIKeySerializer})
     def get(self, request, key_id: int):
         return Response(
-            APIKeySerializer(selectors.apikey_get_for_owner(owner=request.user, key_id=key_id)).data
+            APIKeySerializer(selectors.apikey_get_for_owner(owner_id=request.user.pk, key_id=key_id)).data
         )
 
     @extend_schema(responses={204: None})
     def delete(self, request, key_id: int):
         services.apikey_revoke_for_owner(
-            owner=request.user, key_id=key_id, meta=RequestMeta.from_request(request)
+            owner_id=request.user.pk, key_id=key_id, meta=RequestMeta.from_request(request)
         )
         return Response(status=HTTPStatus.NO_CONTENT)

@@ -12,8 +12,8 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts import services as account_services
 from accounts.models import Role
+from accounts.services.users import user_set_active, user_set_role
 from accounts.tests.factories import UserFactory
 from accounts.tests.helpers import bearer_client, login
 from apikeys.models import APIKey
@@ -202,7 +202,7 @@ def test_admin_scopes_only_for_admins_and_lost_with_the_role(api_client, admin_u
     client = key_client(key)
     assert client.get("/api/v1/admin/audit-logs").status_code == HTTPStatus.OK
     UserFactory(username="second-admin", email="second@example.com", role=Role.ADMIN)
-    account_services.user_set_role(user=admin_user, role=Role.DEVELOPER)
+    user_set_role(user_id=admin_user.pk, role=Role.DEVELOPER)
     # The key keeps its scopes on paper but never exceeds the owner's role.
     assert client.get("/api/v1/admin/audit-logs").status_code == HTTPStatus.FORBIDDEN
     assert client.get("/api/v1/auth/me").json()["role"] == "developer"
@@ -211,7 +211,7 @@ def test_admin_scopes_only_for_admins_and_lost_with_the_role(api_client, admin_u
 def test_deactivated_owner_key_stops_working(auth_client, user):
     client = key_client(create_key(auth_client)["key"])
     assert client.get("/api/v1/auth/me").status_code == HTTPStatus.OK
-    account_services.user_set_active(user=user, is_active=False)
+    user_set_active(user_id=user.pk, is_active=False)
     assert client.get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
 
 

@@ -10,11 +10,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from accounts.client import RequestMeta
 from accounts.tests.factories import UserFactory
 from accounts.tests.helpers import bearer_client, login
 from audit.models import AuditEvent, Event
 from audit.services import audit_record
+from core.request import RequestMeta
 
 pytestmark = pytest.mark.django_db
 META = RequestMeta(ip_address="198.51.100.7", user_agent="pytest", request_id="req-00000001")
@@ -251,10 +251,12 @@ def test_admin_is_read_only(staff_client):
 
 
 def test_deleting_a_user_keeps_the_chain_verifiable(api_client, admin_user, user):
-    from accounts.services import user_delete
+    from accounts.services.users import user_delete
 
     login(api_client, "alice")
-    user_delete(user=user, meta=RequestMeta(actor_kind="user", actor_id=admin_user.pk, actor_label="root"))
+    user_delete(
+        user_id=user.pk, meta=RequestMeta(actor_kind="user", actor_id=admin_user.pk, actor_label="root")
+    )
     code, output = verify()
     assert code == 0, output
     events = AuditEvent.objects.filter(target_label="alice")

@@ -6,7 +6,8 @@ from http import HTTPStatus
 import pytest
 from django.core.management import call_command
 
-from accounts import services
+from accounts.selectors import user_by_identifier
+from accounts.services.users import user_delete, user_set_active, user_set_role
 from accounts.tests.factories import PASSWORD, UserFactory
 from accounts.tests.helpers import bearer_client, login
 from audit.models import AuditEvent
@@ -49,7 +50,7 @@ def test_login_success_and_failures_with_reasons(api_client, user):
     api_client.post("/api/v1/auth/login", {"username": "alice", "password": "wrong one here"}, format="json")
     api_client.post("/api/v1/auth/login", {"username": "ghost", "password": "wrong one here"}, format="json")
     UserFactory(username="sleepy", email="sleepy@example.com")
-    services.user_set_active(user=services.user_by_identifier("sleepy"), is_active=False)
+    user_set_active(user_id=user_by_identifier("sleepy").pk, is_active=False)
     api_client.post("/api/v1/auth/login", {"username": "sleepy", "password": PASSWORD}, format="json")
 
     failed = events("auth.login_failed")
@@ -122,15 +123,15 @@ def test_password_and_profile_events(api_client, user, django_capture_on_commit_
 
 
 def test_staff_changes_are_audited_with_the_staff_actor(admin_user, user):
-    from accounts.client import RequestMeta
+    from core.request import RequestMeta
 
     meta = RequestMeta(actor_kind="user", actor_id=admin_user.pk, actor_label=admin_user.username)
-    services.user_set_role(user=user, role="developer", meta=meta)
+    user_set_role(user_id=user.pk, role="developer", meta=meta)
     role = only("user.role_changed")
     assert role.actor_id == admin_user.pk and role.details == {"from": "user", "to": "developer"}
-    services.user_set_active(user=user, is_active=False, meta=meta)
+    user_set_active(user_id=user.pk, is_active=False, meta=meta)
     assert only("user.deactivated").target_user_id == user.pk
-    services.user_delete(user=user, meta=meta)
+    user_delete(user_id=user.pk, meta=meta)
     deleted = only("user.deleted")
     # The target is gone, its name stays readable.
     assert deleted.target_user_id is None and deleted.target_label == "alice"

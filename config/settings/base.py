@@ -262,8 +262,8 @@ AXES_HANDLER = "accounts.lockout.GatehouseAxesHandler"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # Rows are recorded per (username, IP); the handler counts the pair and the IP itself.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_CLIENT_IP_CALLABLE = "accounts.client.client_ip"
-AXES_USERNAME_CALLABLE = "accounts.client.login_identifier"
+AXES_CLIENT_IP_CALLABLE = "core.request.client_ip"
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_identifier"
 # Gatehouse writes its own audit trail; axes' per-login access log would duplicate it.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_SENSITIVE_PARAMETERS = ["password", "current_password", "new_password", "token"]

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from accounts import services
-from accounts.client import RequestMeta
+from accounts.services.housekeeping import auth_cleanup
+from core.request import RequestMeta
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
                 last_report[kind] = deleted
                 self.stdout.write(f"  {kind}: {deleted} removed so far")
 
-        counts = services.auth_cleanup(
+        counts = auth_cleanup(
             dry_run=options["dry_run"],
             batch_size=batch,
             progress=progress,

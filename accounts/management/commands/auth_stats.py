@@ -11,5 +11,6 @@ class Command(BaseCommand):
         self.stdout.write(f"users: {stats['users']['total']}")
         for role, count in stats["users"]["by_role"].items():
             self.stdout.write(f"  {role}: {count}")
-        for key in ("active_sessions", "locked_accounts", "failed_logins_24h", "active_api_keys"):
-            self.stdout.write(f"{key}: {stats[key]}")
+        for key, value in stats.items():
+            if key != "users":
+                self.stdout.write(f"{key}: {value}")

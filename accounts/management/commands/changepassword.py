@@ -1,9 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import services
-from accounts.client import RequestMeta
-from accounts.management.commands._helpers import password_from_operator, service_error_line, user_named
-from config.errors import ServiceError
+from accounts.management.commands._helpers import password_from_operator, user_named
+from accounts.services.passwords import password_set
+from core.commands import service_error_line
+from core.errors import ServiceError
+from core.request import RequestMeta
 
 
 class Command(BaseCommand):
@@ -22,9 +23,7 @@ class Command(BaseCommand):
         if password is None:
             raise CommandError("no terminal to ask on: use --password-stdin")
         try:
-            services.password_set(
-                user=user, new_password=password, meta=RequestMeta.operator("changepassword")
-            )
+            password_set(user=user, new_password=password, meta=RequestMeta.operator("changepassword"))
         except ServiceError as exc:
             raise CommandError(service_error_line(exc)) from None
         self.stdout.write(

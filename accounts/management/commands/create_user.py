@@ -2,11 +2,12 @@ import secrets
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import services
-from accounts.client import RequestMeta
-from accounts.management.commands._helpers import password_from_operator, service_error_line
+from accounts.management.commands._helpers import password_from_operator
 from accounts.models import Role
-from config.errors import ServiceError
+from accounts.services.users import user_create
+from core.commands import service_error_line
+from core.errors import ServiceError
+from core.request import RequestMeta
 
 
 class Command(BaseCommand):
@@ -24,19 +25,21 @@ class Command(BaseCommand):
             "--password-stdin", action="store_true", help="read the password from standard input"
         )
 
+    operator_command = "create_user"
+
     def handle(self, *args, **options):
         password = password_from_operator(from_stdin=options["password_stdin"])
         generated = password is None
         if generated:
             password = secrets.token_urlsafe(24)
         try:
-            user = services.user_create(
+            user = user_create(
                 username=options["username"],
                 email=options["email"],
                 password=password,
                 full_name=options["full_name"],
                 role=options["role"],
-                meta=RequestMeta.operator("create_user"),
+                meta=RequestMeta.operator(self.operator_command),
             )
         except ServiceError as exc:
             raise CommandError(service_error_line(exc)) from None

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 
-from accounts.management.commands._helpers import table
 from accounts.models import Role
 from accounts.selectors import user_list
+from core.commands import table
 
 
 class Command(BaseCommand):

@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand
 
-from accounts import services
-from accounts.client import RequestMeta
 from accounts.management.commands._helpers import user_named
 from accounts.models import RevokeReason
+from accounts.services.sessions import session_revoke_all
+from core.request import RequestMeta
 
 
 class Command(BaseCommand):
@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         user = user_named(options["username"])
-        count = services.session_revoke_all(
+        count = session_revoke_all(
             user=user, reason=RevokeReason.ADMIN, meta=RequestMeta.operator("revoke_sessions")
         )
         self.stdout.write(self.style.SUCCESS(f"Revoked {count} session(s) of {user.username}."))

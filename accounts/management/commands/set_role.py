@@ -1,10 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import services
-from accounts.client import RequestMeta
-from accounts.management.commands._helpers import service_error_line, user_named
+from accounts.management.commands._helpers import user_named
 from accounts.models import Role
-from config.errors import ServiceError
+from accounts.services.users import user_set_role
+from core.commands import service_error_line
+from core.errors import ServiceError
+from core.request import RequestMeta
 
 
 class Command(BaseCommand):
@@ -18,9 +19,7 @@ class Command(BaseCommand):
         user = user_named(options["username"])
         before = user.role
         try:
-            user = services.user_set_role(
-                user=user, role=options["role"], meta=RequestMeta.operator("set_role")
-            )
+            user = user_set_role(user_id=user.pk, role=options["role"], meta=RequestMeta.operator("set_role"))
         except ServiceError as exc:
             raise CommandError(service_error_line(exc)) from None
         if before == user.role and before == options["role"]:

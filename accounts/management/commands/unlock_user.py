@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import services
-from accounts.client import RequestMeta
 from accounts.management.commands._helpers import user_named
+from accounts.services.lockouts import lockout_clear
+from core.request import RequestMeta
 
 
 class Command(BaseCommand):
@@ -17,9 +17,9 @@ class Command(BaseCommand):
         if options["all"] == bool(options["username"]):
             raise CommandError("give a USERNAME or --all (not both)")
         if options["all"]:
-            cleared = services.lockout_clear(everyone=True, meta=meta)
+            cleared = lockout_clear(everyone=True, meta=meta)
             self.stdout.write(self.style.SUCCESS(f"Cleared all lockouts ({cleared} records)."))
             return
         user = user_named(options["username"])
-        cleared = services.lockout_clear(user=user, meta=meta)
+        cleared = lockout_clear(user=user, meta=meta)
         self.stdout.write(self.style.SUCCESS(f"Unlocked {user.username} ({cleared} records cleared)."))

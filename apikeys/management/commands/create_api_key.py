@@ -1,9 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.client import RequestMeta
-from accounts.management.commands._helpers import service_error_line, user_named
+from accounts.management.commands._helpers import user_named
 from apikeys import services
-from config.errors import ServiceError
+from core.commands import service_error_line
+from core.errors import ServiceError
+from core.request import RequestMeta
 
 
 class Command(BaseCommand):

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from apikeys.selectors import apikey_list
+from core.commands import table
 
 
 class Command(BaseCommand):
@@ -26,9 +27,6 @@ class Command(BaseCommand):
                     state,
                 )
             )
-        widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            self.stdout.write(
-                "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-            )
+        for line in table(rows):
+            self.stdout.write(line)
         self.stdout.write(f"{len(rows) - 1} key(s)")

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.client import RequestMeta
 from apikeys import services
 from apikeys.models import APIKey
+from core.request import RequestMeta
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.client import RequestMeta
 from audit.selectors import audit_chain_verify
 from audit.services import audit_prune
+from core.request import RequestMeta
 
 
 class Command(BaseCommand):

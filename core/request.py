@@ -1,14 +1,24 @@
-"""Who is calling: the client IP behind trusted proxies, the user agent, the login name."""
+"""Who is calling: the client IP behind trusted proxies, the user agent, the actor of a write."""
 
 import getpass
 import ipaddress
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models.functions import Lower
+from django.db import models
 from django.http import HttpRequest
 
 USER_AGENT_MAX_LENGTH = 512
+
+
+class ActorKind(models.TextChoices):
+    """Who did something, as the audit trail records it."""
+
+    USER = "user", "User (access token or admin)"
+    API_KEY = "api_key", "API key"
+    OPERATOR = "operator", "Operator command"
+    SYSTEM = "system", "System"
+    ANONYMOUS = "anonymous", "Anonymous client"
 
 
 def _valid_ip(value: str) -> str | None:
@@ -46,27 +56,6 @@ def client_user_agent(request: HttpRequest) -> str:
     return (request.META.get("HTTP_USER_AGENT") or "")[:USER_AGENT_MAX_LENGTH].translate(_CONTROL_CHARS)
 
 
-def login_identifier(request: HttpRequest, credentials: dict | None) -> str | None:
-    """The name axes counts failures under: the account's username when the client typed its
-    email (so "alice" and "alice@example.com" share one count), else what was typed, case-folded.
-    One indexed query for any email, known or not, so timing tells nothing."""
-    raw = (credentials or {}).get("username")
-    if not isinstance(raw, str):
-        return raw
-    typed = raw.strip().lower()
-    if "@" not in typed:
-        return typed
-    remembered = getattr(request, "_gatehouse_login_name", None)
-    if remembered and remembered[0] == typed:
-        return remembered[1]
-    from accounts.models import User
-
-    username = User.objects.alias(e=Lower("email")).filter(e=typed).values_list("username", flat=True).first()
-    name = username.lower() if username else typed
-    request._gatehouse_login_name = (typed, name)
-    return name
-
-
 @dataclass(frozen=True)
 class RequestMeta:
     """Who did a write and from where, for sessions and the audit trail."""
@@ -74,18 +63,18 @@ class RequestMeta:
     ip_address: str | None = None
     user_agent: str = ""
     request_id: str = ""
-    actor_kind: str = "system"  # audit.models.ActorKind
+    actor_kind: str = ActorKind.SYSTEM
     actor_id: int | None = None
     actor_label: str = ""
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> "RequestMeta":
         user = getattr(request, "user", None)
-        kind, actor_id, label = "anonymous", None, ""
+        kind, actor_id, label = ActorKind.ANONYMOUS, None, ""
         if user is not None and user.is_authenticated:
             actor_id, label = user.id, user.username
             key_prefix = getattr(getattr(request, "auth", None), "prefix", None)
-            kind = "api_key" if key_prefix else "user"
+            kind = ActorKind.API_KEY if key_prefix else ActorKind.USER
             if key_prefix:
                 label = f"{label} (key {key_prefix})"
         return cls(
@@ -104,7 +93,7 @@ class RequestMeta:
             who = getpass.getuser()
         except (KeyError, OSError):
             who = "unknown"
-        return cls(actor_kind="operator", actor_label=f"{who} via manage.py {command}")
+        return cls(actor_kind=ActorKind.OPERATOR, actor_label=f"{who} via manage.py {command}")
 
 
 SYSTEM = RequestMeta()

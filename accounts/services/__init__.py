@@ -1,0 +1,9 @@
+"""Every write to accounts and sessions, one module per concern. Views, the admin and
+commands all come through here; import from the concern's module (`accounts.services.users`).
+
+- users: create, profile, role, active, delete, staff edits
+- sessions: login, refresh rotation, logout, revocation
+- passwords: change, reset, set by an operator
+- lockouts: clearing failed-login records
+- housekeeping: deleting what has expired
+"""

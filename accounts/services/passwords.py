@@ -1,0 +1,126 @@
+"""Passwords: change a known one, reset a forgotten one, set one as an operator."""
+
+from collections.abc import Callable
+
+from django.contrib.auth.tokens import default_token_generator
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.utils.http import urlsafe_base64_encode
+
+from accounts.backends import PASSWORD_MAX_LENGTH
+from accounts.errors import RESET_LINK_INVALID, WRONG_CURRENT_PASSWORD, CurrentPasswordWrong
+from accounts.mail import mail_send_later
+from accounts.models import RevokeReason, User
+from accounts.selectors import password_reset_user
+from accounts.services.sessions import session_start, sessions_revoke_all_locked
+from accounts.services.users import password_check
+from accounts.tokens import TokenPair
+from audit.models import Event
+from audit.services import audit_record
+from core.errors import ServiceError
+from core.request import SYSTEM, RequestMeta
+
+
+def password_change(
+    *, user_id: int, current_password: str, new_password: str, meta: RequestMeta
+) -> tuple[User, TokenPair]:
+    """Change a known password: every session ends and a fresh one starts for this client."""
+    user = User.objects.get(pk=user_id)
+    if len(current_password) > PASSWORD_MAX_LENGTH or not user.check_password(current_password):
+        raise CurrentPasswordWrong(errors={"current_password": [WRONG_CURRENT_PASSWORD]})
+    password_check(password=new_password, user=user, field="new_password")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.password != user.password:  # changed meanwhile by another request
+            raise CurrentPasswordWrong(errors={"current_password": [WRONG_CURRENT_PASSWORD]})
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        revoked = sessions_revoke_all_locked(user_id=user.pk, reason=RevokeReason.PASSWORD_CHANGE)
+        session, pair = session_start(user=user, remember_me=False, meta=meta)
+        audit_record(
+            event=Event.PASSWORD_CHANGED,
+            meta=meta,
+            target=user,
+            details={"sessions_revoked": revoked, "new_session_id": str(session.pk)},
+        )
+    return user, pair
+
+
+def password_reset_request(*, email: str, reset_url: Callable[[str, str], str], meta: RequestMeta) -> None:
+    """Mail a reset link if an active account has this address; say nothing either way."""
+    user = User.objects.alias(e=Lower("email")).filter(e=email.strip().lower(), is_active=True).first()
+    sendable = user is not None and user.has_usable_password()
+    audit_record(
+        event=Event.PASSWORD_RESET_REQUESTED,
+        meta=meta,
+        target=user,
+        target_label=email.strip()[:200],
+        details={"mail_sent": sendable},
+    )
+    if user is None or not sendable:
+        return
+    uidb64 = urlsafe_base64_encode(str(user.pk).encode())
+    token = default_token_generator.make_token(user)
+    link = reset_url(uidb64, token)
+    body = (
+        f"Someone asked to reset the password of the Gatehouse account {user.username}.\n\n"
+        f"To choose a new password, open this link within an hour:\n{link}\n\n"
+        "If it was not you, ignore this message: your password has not changed.\n"
+    )
+    to = user.email
+    transaction.on_commit(lambda: mail_send_later(subject="Reset your Gatehouse password", body=body, to=to))
+
+
+def _password_replace(
+    *,
+    user: User,
+    new_password: str,
+    reason: str,
+    event: str,
+    meta: RequestMeta,
+    reset_token: str | None = None,
+) -> None:
+    password_check(password=new_password, user=user, field="new_password")
+    with transaction.atomic():
+        # The row lock orders this against a login in flight (see session_login) and against a
+        # second use of the same reset link: the token is checked again under the lock.
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if reset_token is not None and not default_token_generator.check_token(user, reset_token):
+            raise ServiceError(RESET_LINK_INVALID, errors={"token": [RESET_LINK_INVALID]})
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        revoked = sessions_revoke_all_locked(user_id=user.pk, reason=reason)
+        audit_record(event=event, meta=meta, target=user, details={"sessions_revoked": revoked})
+
+
+def password_reset_finish(*, user: User, new_password: str, token: str, meta: RequestMeta = SYSTEM) -> None:
+    """Set the password from a reset link (its token checked under a row lock, so a link
+    works once even when used twice at the same moment); every session of the user ends."""
+    _password_replace(
+        user=user,
+        new_password=new_password,
+        reason=RevokeReason.PASSWORD_RESET,
+        event=Event.PASSWORD_RESET_COMPLETED,
+        meta=meta,
+        reset_token=token,
+    )
+
+
+def password_set(*, user: User, new_password: str, meta: RequestMeta) -> None:
+    """Set a known user's password (manage.py changepassword, the admin's own password page);
+    every API session of the user ends."""
+    _password_replace(
+        user=user,
+        new_password=new_password,
+        reason=RevokeReason.PASSWORD_CHANGE,
+        event=Event.PASSWORD_CHANGED,
+        meta=meta,
+    )
+
+
+def password_reset_complete(*, uidb64: str, token: str, new_password: str, meta: RequestMeta) -> None:
+    """The API side of a reset: check the link's uid and token, then set the password."""
+    user = password_reset_user(uidb64=uidb64, token=token)
+    if user is None:
+        raise ServiceError(RESET_LINK_INVALID, errors={"token": [RESET_LINK_INVALID]})
+    password_reset_finish(user=user, new_password=new_password, token=token, meta=meta)

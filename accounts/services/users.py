@@ -1,0 +1,189 @@
+"""Accounts: create, edit, change role or status, delete."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+
+from accounts import auth_state
+from accounts.backends import PASSWORD_MAX_LENGTH
+from accounts.errors import PasswordInvalid
+from accounts.models import RevokeReason, User, username_validator
+from accounts.roles import Role, outranks
+from accounts.services.sessions import sessions_revoke_all_locked
+from accounts.validators import PASSWORD_TOO_LONG
+from audit.models import Event
+from audit.services import audit_record
+from core.errors import Conflict, Forbidden, ServiceError
+from core.request import SYSTEM, ActorKind, RequestMeta
+
+USERNAME_TAKEN = "This username is not available."
+EMAIL_TAKEN = "An account with this email address already exists."
+UNKNOWN_ROLE = "Unknown role."
+LAST_ADMIN = "This is the last active admin: make another admin first."
+OWN_ROLE = "Nobody can raise their own role."
+
+
+def password_check(*, password: str, user: User | None, field: str = "password") -> None:
+    """Length first (cheap, and caps the work of the other validators), then Django's validators."""
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise PasswordInvalid(errors={field: [PASSWORD_TOO_LONG % {"max_length": PASSWORD_MAX_LENGTH}]})
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise PasswordInvalid(errors={field: list(exc.messages)}) from None
+
+
+def _validate_identity(*, username: str, email: str, exclude_pk: int | None = None) -> None:
+    errors: dict[str, list[str]] = {}
+    try:
+        username_validator(username)
+    except DjangoValidationError as exc:
+        errors["username"] = list(exc.messages)
+    try:
+        validate_email(email)
+    except DjangoValidationError as exc:
+        errors["email"] = list(exc.messages)
+    others = User.objects.exclude(pk=exclude_pk) if exclude_pk else User.objects.all()
+    if "username" not in errors and others.alias(u=Lower("username")).filter(u=username.lower()).exists():
+        errors["username"] = [USERNAME_TAKEN]
+    if "email" not in errors and others.alias(e=Lower("email")).filter(e=email.lower()).exists():
+        errors["email"] = [EMAIL_TAKEN]
+    if errors:
+        raise ServiceError(errors=errors)
+
+
+def user_create(
+    *,
+    username: str,
+    email: str,
+    password: str | None,
+    full_name: str = "",
+    role: str = Role.USER,
+    meta: RequestMeta = SYSTEM,
+) -> User:
+    """Create an account; `password=None` makes one that cannot log in with a password."""
+    username, email, full_name = username.strip(), email.strip(), full_name.strip()
+    if role not in Role.values:
+        raise ServiceError(errors={"role": [UNKNOWN_ROLE]})
+    _validate_identity(username=username, email=email)
+    user = User(username=username, email=email, full_name=full_name, role=role)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        password_check(password=password, user=user)
+        user.set_password(password)
+    event = Event.USER_REGISTERED if meta.actor_kind == ActorKind.ANONYMOUS else Event.USER_CREATED
+    try:
+        with transaction.atomic():
+            user.save()
+            audit_record(event=event, meta=meta, target=user, details={"role": role})
+    except IntegrityError:
+        # Lost a race with a concurrent registration of the same name or address.
+        _validate_identity(username=username, email=email)
+        raise
+    return user
+
+
+def user_profile_update(*, user_id: int, full_name: str, meta: RequestMeta = SYSTEM) -> User:
+    """Change what a user may change about themselves: their display name."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        before, user.full_name = user.full_name, full_name.strip()
+        if before != user.full_name:
+            user.save(update_fields=["full_name"])
+            auth_state.publish_user_changed(user.pk)
+            audit_record(event=Event.USER_UPDATED, meta=meta, target=user, details={"fields": ["full_name"]})
+    return user
+
+
+def _keep_an_admin(user_id: int) -> None:
+    """Refuse to take admin power from the last active admin. Locks the admin rows, so two
+    admins demoting each other at once cannot both succeed."""
+    admins = list(
+        User.objects.select_for_update()
+        .filter(role=Role.ADMIN, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if admins == [user_id]:
+        raise Conflict(LAST_ADMIN, errors={"role": [LAST_ADMIN]})
+
+
+def user_set_role(*, user_id: int, role: str, meta: RequestMeta = SYSTEM) -> User:
+    """Change a user's role; takes effect on their very next request."""
+    if role not in Role.values:
+        raise ServiceError(errors={"role": [UNKNOWN_ROLE]})
+    with transaction.atomic():
+        if role != Role.ADMIN:
+            _keep_an_admin(user_id)
+        user = User.objects.select_for_update().get(pk=user_id)
+        if meta.actor_id == user.pk and outranks(role, user.role):
+            raise Forbidden(OWN_ROLE)
+        if user.role != role:
+            before, user.role = user.role, role
+            user.save(update_fields=["role"])
+            auth_state.publish_user_changed(user.pk)
+            audit_record(
+                event=Event.USER_ROLE_CHANGED, meta=meta, target=user, details={"from": before, "to": role}
+            )
+    return user
+
+
+def user_set_active(*, user_id: int, is_active: bool, meta: RequestMeta = SYSTEM) -> User:
+    """Activate or deactivate; deactivation ends every session at once."""
+    with transaction.atomic():
+        if not is_active:
+            _keep_an_admin(user_id)
+        user = User.objects.select_for_update().get(pk=user_id)
+        revoked = 0
+        if not is_active:
+            revoked = sessions_revoke_all_locked(user_id=user.pk, reason=RevokeReason.DEACTIVATED)
+        if user.is_active != is_active:
+            user.is_active = is_active
+            user.save(update_fields=["is_active"])
+            auth_state.publish_user_changed(user.pk)
+            audit_record(
+                event=Event.USER_ACTIVATED if is_active else Event.USER_DEACTIVATED,
+                meta=meta,
+                target=user,
+                details={"sessions_revoked": revoked},
+            )
+    return user
+
+
+def user_delete(*, user_id: int, meta: RequestMeta = SYSTEM) -> None:
+    """Delete an account; its sessions die with it, in every process."""
+    with transaction.atomic():
+        _keep_an_admin(user_id)
+        user = User.objects.select_for_update().get(pk=user_id)
+        revoked = sessions_revoke_all_locked(user_id=user.pk, reason=RevokeReason.ADMIN)
+        auth_state.publish_user_changed(user.pk)
+        # Written before the delete; the FK then goes NULL and the username snapshot stays.
+        audit_record(
+            event=Event.USER_DELETED,
+            meta=meta,
+            target=user,
+            details={"email": user.email, "role": user.role, "sessions_revoked": revoked},
+        )
+        user.delete()
+
+
+def user_admin_update(
+    *,
+    user_id: int,
+    role: str | None = None,
+    is_active: bool | None = None,
+    full_name: str | None = None,
+    meta: RequestMeta = SYSTEM,
+) -> User:
+    """Staff edit of a user (admin API and Django admin): each change through its own rule."""
+    with transaction.atomic():
+        if full_name is not None:
+            user_profile_update(user_id=user_id, full_name=full_name, meta=meta)
+        if role is not None:
+            user_set_role(user_id=user_id, role=role, meta=meta)
+        if is_active is not None:
+            user_set_active(user_id=user_id, is_active=is_active, meta=meta)
+    return User.objects.get(pk=user_id)
