@@ -13,6 +13,8 @@ lint:
 	./scripts/setup dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy
 
 format:
 	.venv/bin/ruff format .

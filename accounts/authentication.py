@@ -44,7 +44,7 @@ class SessionJWTAuthentication(JWTAuthentication):
 
     www_authenticate_realm = "gatehouse"
 
-    def get_header(self, request: Request) -> bytes:  # type: ignore[override]
+    def get_header(self, request: Request) -> bytes:
         return get_authorization_header(request)
 
     def get_raw_token(self, header: bytes) -> bytes | None:

@@ -90,7 +90,9 @@ def locked_identifiers() -> set[str]:
 
 
 def user_is_locked(*, user: User) -> bool:
-    return with_locked(User.objects.filter(pk=user.pk)).values_list("is_locked", flat=True).first() or False
+    """Whether some address holds enough recent failures for the user's username or email."""
+    locked = with_locked(User.objects.filter(pk=user.pk)).values_list("is_locked", flat=True)  # type: ignore[misc]  # annotated
+    return bool(locked.first())
 
 
 def auth_stats() -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Every write to API keys: create and revoke."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -76,6 +76,7 @@ def apikey_create(
 
     full_key, prefix, secret = key_generate()
     now = timezone.now()
+    expires_at = _not_after_parent(now + timedelta(days=days), parent)
     with transaction.atomic():
         # Lock the owner so two concurrent creations cannot both pass the limit.
         User.objects.select_for_update().filter(pk=owner.pk).first()
@@ -89,7 +90,7 @@ def apikey_create(
             secret_hash=secret_hash(secret),
             scopes=scopes,
             created_at=now,
-            expires_at=_not_after_parent(now + timedelta(days=days), parent),
+            expires_at=expires_at,
             rate_limit=rate_limit,
         )
         audit_record(
@@ -101,7 +102,7 @@ def apikey_create(
                 "prefix": prefix,
                 "name": key.name,
                 "scopes": scopes,
-                "expires_at": key.expires_at.isoformat(),
+                "expires_at": expires_at.isoformat(),
             },
         )
     return key, full_key
@@ -117,7 +118,7 @@ def requests_per_second(rate: str) -> float:
     return int(count) / seconds
 
 
-def _not_after_parent(expires_at, parent):
+def _not_after_parent(expires_at: datetime, parent: "KeyPrincipal | None") -> datetime:
     if parent is None or parent.expires_at is None:
         return expires_at
     return min(expires_at, EPOCH + timedelta(microseconds=parent.expires_at))

@@ -26,7 +26,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import Role, User  # noqa: E402
-from accounts.services import user_create  # noqa: E402
+from accounts.services.users import user_create  # noqa: E402
 
 PAGES = [
     ("users: list", "/admin/accounts/user/"),

@@ -24,7 +24,7 @@ import seed_tokens  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
 
-from accounts import services  # noqa: E402
+from accounts.services import housekeeping  # noqa: E402
 
 
 def main() -> int:
@@ -55,12 +55,12 @@ def main() -> int:
                 batch_times.append(time.perf_counter() - self.start)
             return result
 
-    services.transaction.atomic = TimedAtomic
+    housekeeping.transaction.atomic = TimedAtomic
     start = time.monotonic()
     try:
-        counts = services.auth_cleanup(batch_size=5000)
+        counts = housekeeping.auth_cleanup(batch_size=5000)
     finally:
-        services.transaction.atomic = real_atomic
+        housekeeping.transaction.atomic = real_atomic
     total = time.monotonic() - start
     batches = batch_times[:-1]  # the last is the audit event's own transaction
     print(f"\nauth_cleanup of {count:,} expired refresh-token records (+ their blacklist rows)")

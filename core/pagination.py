@@ -1,8 +1,11 @@
 """Admin changelists over tables too big to COUNT(*)."""
 
+from typing import Any, cast
+
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 
@@ -16,7 +19,8 @@ class EstimatedCountPaginator(Paginator):
     def count(self) -> int:
         if connection.vendor == "postgresql":
             try:
-                sql, params = self.object_list.order_by().query.sql_with_params()
+                queryset = cast(QuerySet[Any], self.object_list)
+                sql, params = queryset.order_by().query.sql_with_params()
             except EmptyResultSet:
                 return 0
             with connection.cursor() as cursor:

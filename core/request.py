@@ -44,7 +44,7 @@ def client_ip(request: HttpRequest) -> str | None:
         forwarded = [part for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         if len(forwarded) >= hops and forwarded[-hops].strip():
             ip = _valid_ip(forwarded[-hops]) or remote
-    request._gatehouse_client_ip = ip or ""
+    request._gatehouse_client_ip = ip or ""  # type: ignore[attr-defined]  # a memo for this request
     return ip
 
 
@@ -63,7 +63,7 @@ class RequestMeta:
     ip_address: str | None = None
     user_agent: str = ""
     request_id: str = ""
-    actor_kind: str = ActorKind.SYSTEM
+    actor_kind: ActorKind = ActorKind.SYSTEM
     actor_id: int | None = None
     actor_label: str = ""
 

@@ -1,6 +1,7 @@
 """Sessions: login, refresh-token rotation, logout and revocation."""
 
 import logging
+import uuid
 from typing import NoReturn
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -243,7 +244,7 @@ def sessions_revoke_all_locked(*, user_id: int, reason: str) -> int:
 def session_revoke(
     *,
     user: User | Principal,
-    session_id: object,
+    session_id: uuid.UUID | str,
     reason: str = RevokeReason.USER,
     meta: RequestMeta = SYSTEM,
 ) -> None:
