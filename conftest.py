@@ -1,5 +1,8 @@
+import io
+
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from accounts.models import Role
@@ -43,3 +46,17 @@ def tokens(api_client, user) -> dict:
 @pytest.fixture
 def auth_client(tokens) -> APIClient:
     return bearer_client(tokens["access_token"])
+
+
+@pytest.fixture
+def run_command(monkeypatch):
+    """Run a management command; returns what it wrote to stdout. `stdin=` feeds its input."""
+
+    def run(*args: str, stdin: str | None = None) -> str:
+        if stdin is not None:
+            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        out = io.StringIO()
+        call_command(*args, stdout=out)
+        return out.getvalue()
+
+    return run

@@ -2,9 +2,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.db.models.functions import Lower
 
 from accounts.models import User
-
-# The longest password anyone can set or present; accounts.services uses it too.
-PASSWORD_MAX_LENGTH = 256
+from accounts.validators import password_too_long
 
 
 class UsernameOrEmailBackend(ModelBackend):
@@ -16,11 +14,7 @@ class UsernameOrEmailBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         # Over the length cap no password can match (none could be set): no hash for anyone,
         # so the API and the admin's login form share the same rule and cost.
-        if (
-            not isinstance(username, str)
-            or not isinstance(password, str)
-            or len(password) > PASSWORD_MAX_LENGTH
-        ):
+        if not isinstance(username, str) or not isinstance(password, str) or password_too_long(password):
             return None
         identifier = username.strip().lower()
         field = "email" if "@" in identifier else "username"

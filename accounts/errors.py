@@ -6,7 +6,6 @@ from core.errors import ServiceError
 
 INVALID_CREDENTIALS = "The username or password is incorrect."
 ACCOUNT_LOCKED = "Too many failed logins. Try again later."
-ACCOUNT_INACTIVE = "This account is inactive."
 TOKEN_NOT_VALID = "The token is not valid."
 TOKEN_EXPIRED = "The token has expired."
 TOKEN_REVOKED = "The token has been revoked."

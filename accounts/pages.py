@@ -5,9 +5,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.urls import reverse_lazy
 
-from accounts.backends import PASSWORD_MAX_LENGTH
 from accounts.services.passwords import password_reset_finish, password_set
-from accounts.validators import PASSWORD_TOO_LONG
+from accounts.validators import password_too_long, password_too_long_message
 from core.errors import ServiceError
 from core.request import RequestMeta
 
@@ -20,8 +19,8 @@ class ResetPasswordForm(SetPasswordForm):
     def clean(self):
         # Before Django's validators: their similarity check is slow on huge input.
         password = self.cleaned_data.get("new_password1") or ""
-        if len(password) > PASSWORD_MAX_LENGTH:
-            raise forms.ValidationError(PASSWORD_TOO_LONG % {"max_length": PASSWORD_MAX_LENGTH})
+        if password_too_long(password):
+            raise forms.ValidationError(password_too_long_message())
         return super().clean()
 
     def save(self, commit=True):

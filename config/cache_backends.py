@@ -1,19 +1,25 @@
 """The rate-limit cache: django-redis with a counter that costs one round trip.
 
-django-ratelimit counts with `cache.add(key, 1)` and, when the key exists, `cache.incr(key)`:
-two round trips on most requests. Here `add` runs one Lua script (INCR, and EXPIRE on the
-first hit) and hands the resulting count to the `incr` call that follows, so each rate-limit
-check is one atomic round trip. Any other use behaves like the plain django-redis cache.
+The seam, and what it relies on. django-ratelimit 4.1's `get_usage(..., increment=True)`
+calls `cache.add(key, 1, period + fudge)` and, only when that returns False (the key
+existed), `cache.incr(key)` next, on the same cache object; it reads no other method.
+`add` here runs one registered Lua script (INCR, and EXPIRE on the first hit): the count
+is then known, so `add` answers True for a first hit and otherwise keeps the count for the
+`incr` that follows, which returns it without a second round trip. Django gives each thread
+(and async context) its own cache object, so the count cannot reach another request.
+tests/test_ratelimit_counter.py pins this call order against the installed django-ratelimit,
+so an upgrade that changes it fails loudly instead of silently costing a round trip.
+Any other use behaves like the plain django-redis cache.
 """
 
 import logging
-import threading
+from typing import Any
 
 from django_redis.cache import RedisCache
 
 logger = logging.getLogger("gatehouse.ratelimit")
 
-_INCR_WITH_TTL = """
+INCR_WITH_TTL = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
@@ -21,28 +27,30 @@ return count
 
 
 class RateLimitRedisCache(RedisCache):
-    _pending = threading.local()
-    _scripts: dict = {}
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._counter: Any = None  # redis-py Script: EVALSHA, loading the script once if needed
+        self._counted: tuple[Any, Any, int] | None = None  # (key, version, count) from `add`
 
     def add(self, key, value, timeout=None, version=None, client=None):
         if value != 1 or not timeout:
             return super().add(key, value, timeout=timeout, version=version, client=client)
+        self._counted = None
         try:
-            redis = self.client.get_client(write=True)
-            count = int(
-                redis.eval(_INCR_WITH_TTL, 1, self.client.make_key(key, version=version), int(timeout))
-            )
+            if self._counter is None:
+                self._counter = self.client.get_client(write=True).register_script(INCR_WITH_TTL)
+            redis_key = self.client.make_key(key, version=version)
+            count = int(self._counter(keys=[redis_key], args=[int(timeout)]))
         except Exception:
             logger.error("rate-limit counter unavailable", exc_info=True)
             return None
         if count == 1:
             return True
-        self._pending.hit = (key, version, count)
+        self._counted = (key, version, count)
         return False
 
     def incr(self, key, delta=1, version=None, client=None):
-        hit = getattr(self._pending, "hit", None)
-        self._pending.hit = None
-        if hit is not None and hit[:2] == (key, version) and delta == 1:
-            return hit[2]
+        counted, self._counted = self._counted, None
+        if counted is not None and counted[:2] == (key, version) and delta == 1:
+            return counted[2]
         return super().incr(key, delta=delta, version=version, client=client)

@@ -4,15 +4,15 @@ from rest_framework import serializers
 
 from accounts.models import Role, Session
 from accounts.selectors import user_is_locked
+from accounts.validators import PASSWORD_MAX_LENGTH
 
-PASSWORD_FIELD_MAX = 256
 NOT_WRITABLE_HERE = "This field cannot be changed here."
 
 
 def password_field(**kwargs) -> serializers.CharField:
     # No trimming: spaces are part of a passphrase (NIST SP 800-63B).
     return serializers.CharField(
-        max_length=PASSWORD_FIELD_MAX, trim_whitespace=False, write_only=True, **kwargs
+        max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, write_only=True, **kwargs
     )
 
 

@@ -7,7 +7,6 @@ from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils.http import urlsafe_base64_encode
 
-from accounts.backends import PASSWORD_MAX_LENGTH
 from accounts.errors import RESET_LINK_INVALID, WRONG_CURRENT_PASSWORD, CurrentPasswordWrong
 from accounts.mail import mail_send_later
 from accounts.models import RevokeReason, User
@@ -15,6 +14,7 @@ from accounts.selectors import password_reset_user
 from accounts.services.sessions import session_start, sessions_revoke_all_locked
 from accounts.services.users import password_check
 from accounts.tokens import TokenPair
+from accounts.validators import password_too_long
 from audit.models import Event
 from audit.services import audit_record
 from core.errors import ServiceError
@@ -26,7 +26,7 @@ def password_change(
 ) -> tuple[User, TokenPair]:
     """Change a known password: every session ends and a fresh one starts for this client."""
     user = User.objects.get(pk=user_id)
-    if len(current_password) > PASSWORD_MAX_LENGTH or not user.check_password(current_password):
+    if password_too_long(current_password) or not user.check_password(current_password):
         raise CurrentPasswordWrong(errors={"current_password": [WRONG_CURRENT_PASSWORD]})
     password_check(password=new_password, user=user, field="new_password")
     with transaction.atomic():

@@ -7,12 +7,11 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
 from accounts import auth_state
-from accounts.backends import PASSWORD_MAX_LENGTH
 from accounts.errors import PasswordInvalid
 from accounts.models import RevokeReason, User, username_validator
 from accounts.roles import Role, outranks
 from accounts.services.sessions import sessions_revoke_all_locked
-from accounts.validators import PASSWORD_TOO_LONG
+from accounts.validators import password_too_long, password_too_long_message
 from audit.models import Event
 from audit.services import audit_record
 from core.errors import Conflict, Forbidden, ServiceError
@@ -27,8 +26,8 @@ OWN_ROLE = "Nobody can raise their own role."
 
 def password_check(*, password: str, user: User | None, field: str = "password") -> None:
     """Length first (cheap, and caps the work of the other validators), then Django's validators."""
-    if len(password) > PASSWORD_MAX_LENGTH:
-        raise PasswordInvalid(errors={field: [PASSWORD_TOO_LONG % {"max_length": PASSWORD_MAX_LENGTH}]})
+    if password_too_long(password):
+        raise PasswordInvalid(errors={field: [password_too_long_message()]})
     try:
         validate_password(password, user)
     except DjangoValidationError as exc:

@@ -40,12 +40,6 @@ def lock(client, username):
         )
 
 
-def run(*args) -> str:
-    out = io.StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
-
-
 # --- Django admin ------------------------------------------------------------------------
 
 
@@ -173,11 +167,11 @@ def test_axes_records_are_reachable(staff, api_client, user):
 # --- Operator commands ----------------------------------------------------------------
 
 
-def test_set_role(user):
-    assert "alice: user -> developer." in run("set_role", "alice", "developer")
+def test_set_role(user, run_command):
+    assert "alice: user -> developer." in run_command("set_role", "alice", "developer")
     assert User.objects.get(pk=user.pk).role == Role.DEVELOPER
     assert AuditEvent.objects.get(event="user.role_changed").actor_kind == "operator"
-    assert "already has role developer" in run("set_role", "alice", "developer")
+    assert "already has role developer" in run_command("set_role", "alice", "developer")
 
 
 @pytest.mark.parametrize(
@@ -193,43 +187,43 @@ def test_set_role_rejects_an_unknown_role(user):
         call_command("set_role", "alice", "overlord")
 
 
-def test_list_users_with_filters(api_client, user, admin_user):
+def test_list_users_with_filters(api_client, user, admin_user, run_command):
     lock(api_client, "alice")
-    everyone = run("list_users")
+    everyone = run_command("list_users")
     assert "alice" in everyone and "root" in everyone and "2 user(s)" in everyone
-    locked = run("list_users", "--locked")
+    locked = run_command("list_users", "--locked")
     assert "alice" in locked and "root" not in locked
-    admins = run("list_users", "--role", "admin")
+    admins = run_command("list_users", "--role", "admin")
     assert "root" in admins and "alice" not in admins
 
 
-def test_revoke_sessions_command(api_client, user):
+def test_revoke_sessions_command(api_client, user, run_command):
     tokens = login(api_client, "alice")
-    assert "Revoked 1 session(s) of alice." in run("revoke_sessions", "alice")
+    assert "Revoked 1 session(s) of alice." in run_command("revoke_sessions", "alice")
     assert bearer_client(tokens["access_token"]).get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
     with pytest.raises(CommandError, match="no user named"):
         call_command("revoke_sessions", "nobody")
 
 
-def test_auth_cleanup_dry_run_then_real(api_client, user):
+def test_auth_cleanup_dry_run_then_real(api_client, user, run_command):
     login(api_client, "alice")
     Session.objects.update(expires_at=timezone.now() - timedelta(days=1))
-    dry = run("auth_cleanup", "--dry-run")
+    dry = run_command("auth_cleanup", "--dry-run")
     assert "sessions: would remove 1" in dry
     assert Session.objects.count() == 1
-    real = run("auth_cleanup")
+    real = run_command("auth_cleanup")
     assert "sessions: removed 1" in real and Session.objects.count() == 0
 
 
-def test_auth_stats(user):
-    output = run("auth_stats")
+def test_auth_stats(user, run_command):
+    output = run_command("auth_stats")
     assert "users: 1" in output and "user: 1" in output and "active_api_keys: 0" in output
 
 
-def test_changepassword_is_validated_audited_and_revokes(api_client, user, monkeypatch):
+def test_changepassword_is_validated_audited_and_revokes(api_client, user, monkeypatch, run_command):
     tokens = login(api_client, "alice")
     monkeypatch.setattr("sys.stdin", io.StringIO("a whole new passphrase\n"))
-    assert "sessions were revoked" in run("changepassword", "alice", "--password-stdin")
+    assert "sessions were revoked" in run_command("changepassword", "alice", "--password-stdin")
     assert bearer_client(tokens["access_token"]).get("/api/v1/auth/me").status_code == HTTPStatus.UNAUTHORIZED
     login(api_client, "alice", "a whole new passphrase")
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))

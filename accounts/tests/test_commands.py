@@ -10,16 +10,8 @@ from accounts.tests.factories import PASSWORD
 pytestmark = pytest.mark.django_db
 
 
-def run(*args, stdin: str | None = None, monkeypatch=None) -> str:
-    out = io.StringIO()
-    if stdin is not None:
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    call_command(*args, stdout=out)
-    return out.getvalue()
-
-
-def test_create_user_generates_and_prints_a_password_once(monkeypatch):
-    output = run(
+def test_create_user_generates_and_prints_a_password_once(run_command):
+    output = run_command(
         "create_user",
         "ops",
         "--email",
@@ -27,7 +19,6 @@ def test_create_user_generates_and_prints_a_password_once(monkeypatch):
         "--role",
         "admin",
         stdin="",
-        monkeypatch=monkeypatch,
     )
     assert "Created admin ops" in output
     password = output.split("Password (shown once, store it now): ")[1].strip()
@@ -36,8 +27,8 @@ def test_create_user_generates_and_prints_a_password_once(monkeypatch):
     assert user.check_password(password) and user.is_staff and user.password.startswith("argon2$")
 
 
-def test_create_user_with_password_stdin(monkeypatch):
-    output = run(
+def test_create_user_with_password_stdin(run_command):
+    output = run_command(
         "create_user",
         "svc",
         "--email",
@@ -46,7 +37,6 @@ def test_create_user_with_password_stdin(monkeypatch):
         "service_account",
         "--password-stdin",
         stdin=PASSWORD + "\n",
-        monkeypatch=monkeypatch,
     )
     assert "Password" not in output.replace("Created", "")
     assert User.objects.get(username="svc").check_password(PASSWORD)

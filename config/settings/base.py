@@ -180,7 +180,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-    {"NAME": "accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 256}},
+    {"NAME": "accounts.validators.MaximumLengthValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60  # one hour: the link travels by email
 
@@ -223,13 +223,12 @@ JWT_AUDIENCE = "gatehouse-api"
 
 
 def simple_jwt_settings(signing_key: str) -> dict:
-    """simplejwt configuration; the signing key comes from the profile."""
+    """simplejwt configuration; the signing key comes from the profile. Only what simplejwt's
+    token classes read: rotation, the blacklist and last_login are Gatehouse's own
+    (accounts.services.sessions), so simplejwt's view flags for them are not set."""
     return {
         "ACCESS_TOKEN_LIFETIME": timedelta(seconds=ACCESS_TOKEN_LIFETIME_SECONDS),
         "REFRESH_TOKEN_LIFETIME": timedelta(seconds=REFRESH_TOKEN_LIFETIME_SECONDS),
-        "ROTATE_REFRESH_TOKENS": True,
-        "BLACKLIST_AFTER_ROTATION": True,
-        "UPDATE_LAST_LOGIN": False,
         # One algorithm: the allow-list handed to PyJWT is exactly this.
         "ALGORITHM": "HS256",
         "SIGNING_KEY": signing_key,
@@ -238,8 +237,6 @@ def simple_jwt_settings(signing_key: str) -> dict:
         "ISSUER": JWT_ISSUER,
         "LEEWAY": 0,
         "AUTH_HEADER_TYPES": ("Bearer",),
-        "USER_ID_FIELD": "id",
-        "USER_ID_CLAIM": "sub",
         "TOKEN_TYPE_CLAIM": "token_type",
         "JTI_CLAIM": "jti",
     }
