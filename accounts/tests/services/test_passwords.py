@@ -4,7 +4,7 @@ import pytest
 
 from accounts.errors import CurrentPasswordWrong
 from accounts.services.passwords import password_change
-from accounts.tests.services.conftest import META
+from accounts.tests.factories import SESSION_META as META
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,7 @@ import pytest
 
 from accounts.models import RevokeReason, Role, Session
 from accounts.services.users import user_create, user_set_active
-from accounts.tests.factories import PASSWORD, UserFactory
-from accounts.tests.services.conftest import start
+from accounts.tests.factories import PASSWORD, UserFactory, session_open
 from core.errors import ServiceError
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +29,6 @@ def test_user_without_password_cannot_log_in(rf):
 
 
 def test_deactivation_revokes_every_session(user):
-    start(user), start(user)
+    session_open(user), session_open(user)
     user_set_active(user_id=user.pk, is_active=False)
     assert set(Session.objects.values_list("revoked_reason", flat=True)) == {RevokeReason.DEACTIVATED}

@@ -1,0 +1,27 @@
+"""accounts.services.housekeeping: what auth_cleanup removes, and its audit."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Session
+from accounts.services.housekeeping import auth_cleanup
+from accounts.tests.factories import session_open
+from audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_auth_cleanup_removes_ended_sessions_keeps_live_ones_and_audits_the_counts(user):
+    ended, _pair = session_open(user)
+    live, _pair = session_open(user)
+    Session.objects.filter(pk=ended.pk).update(expires_at=timezone.now() - timedelta(days=1))
+
+    assert auth_cleanup(dry_run=True)["sessions"] == 1 and Session.objects.count() == 2
+    assert not AuditEvent.objects.filter(event="system.cleanup").exists()
+    counts = auth_cleanup()
+    assert counts["sessions"] == 1
+    assert list(Session.objects.values_list("pk", flat=True)) == [live.pk]
+    # "tokens" and "api_keys" are scrubbed from details like any credential-sounding key.
+    assert AuditEvent.objects.get(event="system.cleanup").details["sessions"] == 1
