@@ -10,6 +10,7 @@ logger = logging.getLogger("gatehouse.auth_state")
 
 
 def cache_get_many(keys: list[str]) -> dict[str, Any]:
+    """The entries found, in one round trip; nothing when the cache is down."""
     try:
         return cache.get_many(keys)
     except Exception:  # any cache outage: the database answers instead
@@ -18,6 +19,7 @@ def cache_get_many(keys: list[str]) -> dict[str, Any]:
 
 
 def cache_get(key: str) -> Any:
+    """One entry, or None when it is missing or the cache is down."""
     return cache_get_many([key]).get(key)
 
 

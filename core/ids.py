@@ -9,6 +9,7 @@ def is_id(value: str) -> bool:
 
 
 def is_uuid(value: str) -> bool:
+    """A UUID in any form uuid.UUID accepts (session ids)."""
     try:
         uuid.UUID(value)
     except ValueError:
