@@ -68,6 +68,10 @@ class Principal:
         return self.sub
 
     @property
+    def id(self) -> str:
+        return self.sub
+
+    @property
     def is_api_key(self) -> bool:
         return self.token_type == API_KEY
 
