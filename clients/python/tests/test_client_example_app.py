@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("fastapi")
+from fake_gatehouse import INTROSPECTION_KEY  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 API_KEY = "gk_3f9a0c1b7d2e_Vb4s1Q0xq9yJm2pPqT8hZrWm3YdK5nC7eL1fA6gH2jI"
@@ -99,3 +100,23 @@ def test_whoami_describes_the_principal(client, gatehouse):
         "token_type": "api_key",
         "key_prefix": "3f9a0c1b7d2e",
     }
+
+
+def test_readme_fastapi_example_works_as_written(gatehouse, eddsa_kid):
+    readme = (EXAMPLE.parent.parent / "README.md").read_text()
+    section = readme.split("## FastAPI in ten lines", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("https://id.example.com", gatehouse.url).replace('"gk_…"', repr(INTROSPECTION_KEY))
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README's example
+    client = TestClient(namespace["app"])
+    gatehouse.answer(API_KEY, role="user", scope="inference:predict")
+
+    assert client.get("/health").status_code == HTTPStatus.OK
+    assert client.post("/predict").status_code == HTTPStatus.UNAUTHORIZED
+    assert client.post("/predict", headers={"X-API-Key": API_KEY}).json() == {"for": "42"}
+    user_token = gatehouse.issue(eddsa_kid, role="user")
+    assert (
+        client.post("/predict", headers={"Authorization": f"Bearer {user_token}"}).status_code
+        == HTTPStatus.FORBIDDEN
+    )

@@ -548,3 +548,54 @@ def test_principal_is_immutable_and_hashable(gatehouse, verifier, eddsa_kid):
     assert hash(principal) == hash(principal)
     assert principal.is_authenticated and principal.pk == "42"
     assert AUDIENCE in principal.claims["aud"]
+
+
+# Discovery ----------------------------------------------------------------------------------
+
+
+def test_discovery_document_is_fetched_once_and_kept_for_an_hour(gatehouse, verifier, clock, eddsa_kid):
+    token = gatehouse.issue(eddsa_kid)
+    verifier.verify(token)
+    clock.advance(3599)
+    verifier.verify(token)
+    assert gatehouse.requests[DISCOVERY_PATH] == 1
+
+    clock.advance(2)
+    verifier.verify(token)
+    assert gatehouse.requests[DISCOVERY_PATH] == 2
+
+
+def test_explicit_issuer_and_urls_skip_discovery(gatehouse, clock, eddsa_kid):
+    verifier = Verifier(
+        "http://unused.invalid",
+        issuer=gatehouse.issuer,
+        jwks_url=gatehouse.url + JWKS_PATH,
+        introspection_url=gatehouse.url + INTROSPECTION_PATH,
+        introspection_key=INTROSPECTION_KEY,
+        clock=clock,
+    )
+    gatehouse.answer(API_KEY)
+
+    assert verifier.verify(gatehouse.issue(eddsa_kid)).sub == "42"
+    assert verifier.verify(API_KEY).sub == "42"
+    assert gatehouse.requests[DISCOVERY_PATH] == 0
+
+
+def test_explicit_issuer_falls_back_to_the_contracts_paths_when_discovery_is_down(
+    gatehouse, clock, eddsa_kid
+):
+    gatehouse.fail[DISCOVERY_PATH] = 500
+    verifier = Verifier(gatehouse.url, issuer=gatehouse.issuer, clock=clock)
+
+    assert verifier.verify(gatehouse.issue(eddsa_kid)).sub == "42"
+
+
+def test_stale_discovery_document_is_used_while_gatehouse_is_down(gatehouse, verifier, clock, eddsa_kid):
+    token = gatehouse.issue(eddsa_kid)
+    verifier.verify(token)
+    gatehouse.fail[DISCOVERY_PATH] = 503
+
+    clock.advance(3601)
+
+    assert verifier.verify(token).sub == "42"
+    assert gatehouse.requests[DISCOVERY_PATH] == 2
