@@ -329,6 +329,12 @@ def test_stale_jwks_is_used_while_gatehouse_is_down_then_given_up(gatehouse, clo
     clock.advance(301)
     assert verifier.verify(token).sub == "42"
     assert gatehouse.requests[JWKS_PATH] == 2
+    clock.advance(59)
+    assert verifier.verify(token).sub == "42"
+    assert gatehouse.requests[JWKS_PATH] == 2  # retried at most once a minute while down
+    clock.advance(2)
+    assert verifier.verify(token).sub == "42"
+    assert gatehouse.requests[JWKS_PATH] == 3
 
     clock.advance(1800)
     with pytest.raises(GatehouseUnavailable) as caught:
@@ -599,3 +605,6 @@ def test_stale_discovery_document_is_used_while_gatehouse_is_down(gatehouse, ver
 
     assert verifier.verify(token).sub == "42"
     assert gatehouse.requests[DISCOVERY_PATH] == 2
+    clock.advance(30)
+    assert verifier.verify(token).sub == "42"
+    assert gatehouse.requests[DISCOVERY_PATH] == 2  # retried at most once a minute while down

@@ -59,6 +59,8 @@ MAX_HEADER_MAX_AGE = 86400.0
 # After a failed fetch with nothing cached, requests fail fast for this long instead of each
 # waiting for a timeout while Gatehouse is down.
 RETRY_AFTER_FAILURE = 5.0
+# With a stale copy to fall back on, a failed refresh is retried after this long.
+STALE_RETRY_SECONDS = 60.0
 
 _MAX_AGE_RE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 _NO_CACHE_RE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
@@ -250,7 +252,9 @@ class Verifier:
                     self._discovery_expires_at = now + max_age
                     return document
             if self._discovery is not None:
-                return self._discovery  # stale beats nothing while Gatehouse is unreachable
+                # Stale beats nothing while Gatehouse is unreachable; try again in a minute.
+                self._discovery_expires_at = now + STALE_RETRY_SECONDS
+                return self._discovery
             if required:
                 raise GatehouseUnavailable(errors.DISCOVERY_UNAVAILABLE, errors.MSG_DISCOVERY_UNAVAILABLE)
             return None
@@ -330,7 +334,9 @@ class Verifier:
                     "gatehouse JWKS refresh failed; using the copy from %.0f s ago",
                     now - self._jwks_fetched_at,
                 )
-                self._jwks_expires_at = now + RETRY_AFTER_FAILURE
+                # Retry no sooner than the refetch interval: each attempt may hold the lock for
+                # a whole timeout while Gatehouse is unreachable.
+                self._jwks_expires_at = now + self._jwks_refetch_interval
                 return
             self._keys = None
             raise
