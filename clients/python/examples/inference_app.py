@@ -22,7 +22,10 @@ Routes:
 
 Environment: `GATEHOUSE_URL` (default `http://127.0.0.1:8000`), `GATEHOUSE_AUDIENCE`
 (`gatehouse-api`), `GATEHOUSE_ISSUER` (default: from the discovery document),
-`GATEHOUSE_INTROSPECTION_KEY`, `INFERENCE_ROLES`, `INFERENCE_SCOPE`, `INFERENCE_INTROSPECT`.
+`GATEHOUSE_INTROSPECTION_KEY`, `GATEHOUSE_JWKS_URL` and `GATEHOUSE_INTROSPECTION_URL` (default: from
+the discovery document, whose URLs Gatehouse builds from its `PUBLIC_BASE_URL`; set these when
+that address is not reachable from here), `INFERENCE_ROLES`, `INFERENCE_SCOPE`,
+`INFERENCE_INTROSPECT`.
 """
 
 import itertools
@@ -53,6 +56,8 @@ def create_app(
             audience=os.environ.get("GATEHOUSE_AUDIENCE", "gatehouse-api"),
             introspection_key=os.environ.get("GATEHOUSE_INTROSPECTION_KEY") or None,
             issuer=os.environ.get("GATEHOUSE_ISSUER") or None,
+            jwks_url=os.environ.get("GATEHOUSE_JWKS_URL") or None,
+            introspection_url=os.environ.get("GATEHOUSE_INTROSPECTION_URL") or None,
         )
     if roles is None:
         roles = tuple(
