@@ -8,6 +8,10 @@ by one with each failover: a process connecting to a new primary learns the new 
 and the command that found it fails like any cache outage (the caller reads the database), so
 everything after it uses keys the old primary never wrote. Auth state and rate-limit counters
 start empty on the new primary and refill from the database.
+
+The epoch is per process. With gunicorn's sync workers (one thread each) the switch is exact;
+with threaded workers a command whose keys were made in the instant before another thread's
+switch can still run once against the new primary.
 """
 
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError
