@@ -62,10 +62,6 @@ services_start() {
   _as_pg "$GH_PG_BIN/pg_ctl" -D "$GH_PG_DATA" -o "$GH_PG_OPTS" -l "$GH_SERVICES_DIR/postgres.log" -w start >/dev/null \
     || { cat "$GH_SERVICES_DIR/postgres.log" >&2; return 1; }
   _as_pg "$GH_PG_BIN/createdb" -h 127.0.0.1 -p "$GH_PG_PORT" -U gatehouse gatehouse
-  # What the settings pass as a startup option on direct connections, on the role itself:
-  # PgBouncer refuses startup options (README, Scaling out).
-  _as_pg "$GH_PG_BIN/psql" -q -h 127.0.0.1 -p "$GH_PG_PORT" -U gatehouse -d gatehouse \
-    -c "ALTER ROLE gatehouse SET statement_timeout = '15s'" -c "ALTER ROLE gatehouse SET timezone = 'UTC'"
   export GH_PG_BIN GH_PG_USER GH_PG_DATA GH_PG_PORT GH_PG_OPTS
   export DATABASE_URL="postgres://gatehouse@127.0.0.1:$GH_PG_PORT/gatehouse"
 
@@ -92,6 +88,10 @@ pgbouncer_start() {
     _need_root_install pgbouncer pgbouncer
     GH_PGBOUNCER_BIN=$(_pgbouncer_bin)
   fi
+  # What the settings pass as a startup option on direct connections goes on the role:
+  # PgBouncer refuses startup options (README, Scaling out).
+  _as_pg "$GH_PG_BIN/psql" -q -h 127.0.0.1 -p "$GH_PG_PORT" -U gatehouse -d gatehouse \
+    -c "ALTER ROLE gatehouse SET statement_timeout = '15s'" -c "ALTER ROLE gatehouse SET timezone = 'UTC'"
   GH_PGBOUNCER_PORT=$(_free_port)
   local dir="$GH_SERVICES_DIR/pgbouncer"
   mkdir -p "$dir"
