@@ -135,10 +135,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A dead database answers 503 quickly instead of hanging a worker.
     _db_options["connect_timeout"] = 3
     if DATABASE_POOL_MODE == "transaction":
-        # No session state may outlive a transaction: no prepared statements (psycopg prepares
-        # a query after its 5th run otherwise) and no server-side (named) cursors. PgBouncer
-        # refuses the "options" startup parameter, so the statement timeout is set on the
-        # database role instead (README, Scaling out).
+        # No session state may outlive a transaction: no prepared statements (Django 5.2's
+        # default too; said here so it cannot drift) and no server-side (named) cursors.
+        # PgBouncer refuses the "options" startup parameter, so the statement timeout is set
+        # on the database role instead (README, Scaling out).
         _db_options["prepare_threshold"] = None
         DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     else:
