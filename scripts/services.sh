@@ -1,6 +1,8 @@
 # Throwaway PostgreSQL and Redis for tests and benchmarks. Source it, then call
 # services_start (exports DATABASE_URL, REDIS_URL) and services_stop.
-# PostgreSQL refuses to run as root, so as root it runs as the "postgres" user.
+# PostgreSQL refuses to run as root, so as root it runs as the "postgres" user (PgBouncer too).
+# pgbouncer_start (after services_start) puts PgBouncer in transaction pooling mode in front
+# of that PostgreSQL (GH_PGBOUNCER_PORT; every database name is passed through).
 
 _free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
@@ -75,6 +77,61 @@ services_start() {
   export GATEHOUSE_SERVICES=postgres,redis
 }
 
+_pgbouncer_bin() {
+  command -v pgbouncer 2>/dev/null || { [ -x /usr/sbin/pgbouncer ] && echo /usr/sbin/pgbouncer; }
+}
+
+# PgBouncer in transaction pooling mode in front of the throwaway PostgreSQL.
+pgbouncer_start() {
+  GH_PGBOUNCER_BIN=$(_pgbouncer_bin)
+  if [ -z "$GH_PGBOUNCER_BIN" ]; then
+    _need_root_install pgbouncer pgbouncer
+    GH_PGBOUNCER_BIN=$(_pgbouncer_bin)
+  fi
+  # What the settings pass as a startup option on direct connections goes on the role:
+  # PgBouncer refuses startup options (README, Scaling out).
+  _as_pg "$GH_PG_BIN/psql" -q -h 127.0.0.1 -p "$GH_PG_PORT" -U gatehouse -d gatehouse \
+    -c "ALTER ROLE gatehouse SET statement_timeout = '15s'" -c "ALTER ROLE gatehouse SET timezone = 'UTC'"
+  GH_PGBOUNCER_PORT=$(_free_port)
+  local dir="$GH_SERVICES_DIR/pgbouncer"
+  mkdir -p "$dir"
+  echo '"gatehouse" ""' >"$dir/userlist.txt"
+  cat >"$dir/pgbouncer.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$GH_PG_PORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $GH_PGBOUNCER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+admin_users = gatehouse
+pool_mode = transaction
+max_client_conn = 400
+default_pool_size = 20
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+EOF
+  local as_user=()
+  if [ "$(id -u)" = 0 ]; then
+    chown -R "$GH_PG_USER" "$dir"
+    as_user=(-u "$GH_PG_USER")
+  fi
+  "$GH_PGBOUNCER_BIN" -d "${as_user[@]}" "$dir/pgbouncer.ini" >"$dir/start.log" 2>&1 \
+    || { cat "$dir/start.log" "$dir/pgbouncer.log" >&2; return 1; }
+  for _ in $(seq 50); do
+    if _as_pg "$GH_PG_BIN/psql" -h 127.0.0.1 -p "$GH_PGBOUNCER_PORT" -U gatehouse -d gatehouse -Atqc 'SELECT 1' \
+      >/dev/null 2>&1; then
+      export GH_PGBOUNCER_PORT
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "error: pgbouncer did not start" >&2
+  cat "$dir/pgbouncer.log" >&2
+  return 1
+}
+
 redis_start() {
   redis-server --port "$GH_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
     --daemonize yes --pidfile "$GH_SERVICES_DIR/redis.pid" --logfile "$GH_SERVICES_DIR/redis.log" \
@@ -91,6 +148,9 @@ services_stop() {
   [ -n "${GH_SERVICES_DIR:-}" ] || return 0
   if [ -n "${GH_PG_DATA:-}" ] && [ -f "$GH_PG_DATA/postmaster.pid" ]; then
     _as_pg "$GH_PG_BIN/pg_ctl" -D "$GH_PG_DATA" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  if [ -f "$GH_SERVICES_DIR/pgbouncer/pgbouncer.pid" ]; then
+    kill "$(cat "$GH_SERVICES_DIR/pgbouncer/pgbouncer.pid")" 2>/dev/null || true
   fi
   if [ -f "$GH_SERVICES_DIR/redis.pid" ]; then
     kill "$(cat "$GH_SERVICES_DIR/redis.pid")" 2>/dev/null || true

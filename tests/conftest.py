@@ -84,6 +84,24 @@ def start_gunicorn(tmp_path: Path, *, workers: int = 2, extra_env: dict | None =
     pytest.fail(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
 
 
+def stop_gunicorn(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+def pgbouncer_database_url() -> str:
+    """The current test database through the PgBouncer (transaction pooling) scripts/test starts."""
+    services_required()
+    port = os.environ.get("GH_PGBOUNCER_PORT")
+    if not port:
+        pytest.fail("this test needs the PgBouncer that ./scripts/test starts (GH_PGBOUNCER_PORT)")
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@127.0.0.1:{port}/{db['NAME']}"
+
+
 # For tests about something else than rate limits: generous enough never to trip.
 UNLIMITED = {"RATELIMIT_AUTH": "100000/m"}
 
@@ -92,8 +110,4 @@ UNLIMITED = {"RATELIMIT_AUTH": "100000/m"}
 def live_gunicorn(transactional_db, tmp_path):
     server = start_gunicorn(tmp_path, extra_env=UNLIMITED)
     yield server
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    stop_gunicorn(server)

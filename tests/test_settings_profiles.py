@@ -1,5 +1,6 @@
 """The settings profiles as an operator meets them: run manage.py with a given environment."""
 
+import json
 import os
 import subprocess
 import sys
@@ -30,18 +31,111 @@ def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
+def last_json_line(result: subprocess.CompletedProcess):
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_production_passes_check_deploy():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "JWT_SIGNING_KEY", "REDIS_URL"])
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "JWT_SIGNING_KEY"])
 def test_production_refuses_to_start_without_a_required_variable(missing):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
     result = manage("check", env=env)
     assert result.returncode == 1
     assert result.stderr.strip() == f"error: {missing} must be set in production (see README, Configuration)"
+
+
+def test_production_refuses_to_start_without_redis_url_or_sentinels():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "REDIS_URL"}
+    result = manage("check", env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) must be set in production"
+        " (see README, Configuration)"
+    )
+
+
+SENTINEL_ENV = {
+    **{k: v for k, v in PRODUCTION_ENV.items() if k != "REDIS_URL"},
+    "REDIS_SENTINELS": "10.0.0.1:26379, sentinel-b:26380",
+    "REDIS_SENTINEL_MASTER": "gatehouse",
+}
+
+
+def test_production_with_redis_sentinel_passes_check_deploy_and_configures_both_caches():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=SENTINEL_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    probe = (
+        "import json; from django.conf import settings as s;"
+        "print(json.dumps({a: [c['BACKEND'], c['LOCATION'], c.get('KEY_FUNCTION'), c['OPTIONS']]"
+        " for a, c in s.CACHES.items()}))"
+    )
+    result = manage("shell", "-c", probe, env=SENTINEL_ENV)
+    caches = last_json_line(result)
+    options = {
+        "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "CONNECTION_POOL_CLASS": "config.redis_sentinel.EpochCheckedSentinelPool",
+        "SENTINELS": [["10.0.0.1", 26379], ["sentinel-b", 26380]],
+        "SOCKET_CONNECT_TIMEOUT": 0.5,
+        "SOCKET_TIMEOUT": 0.5,
+        "IGNORE_EXCEPTIONS": True,
+    }
+    location, key_function = ["redis://gatehouse/0"], "config.redis_sentinel.make_key"
+    assert caches == {
+        "default": ["django_redis.cache.RedisCache", location, key_function, options],
+        "ratelimit": ["config.cache_backends.RateLimitRedisCache", location, key_function, options],
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [
+        (
+            {"REDIS_SENTINELS": "127.0.0.1:26379"},
+            "REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together",
+        ),
+        (
+            {"REDIS_SENTINEL_MASTER": "gatehouse"},
+            "REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together",
+        ),
+        (
+            {"REDIS_SENTINELS": "127.0.0.1", "REDIS_SENTINEL_MASTER": "g"},
+            "REDIS_SENTINELS entries must be host:port, not '127.0.0.1'",
+        ),
+        (
+            {"REDIS_SENTINELS": "h:1", "REDIS_SENTINEL_MASTER": "g", "REDIS_URL": "redis://h:6379/0"},
+            "set REDIS_URL or REDIS_SENTINELS, not both",
+        ),
+        (
+            {"DATABASE_POOL_MODE": "statement"},
+            "DATABASE_POOL_MODE must be none or transaction, not 'statement'",
+        ),
+    ],
+)
+def test_bad_scale_out_settings_are_one_line_errors(env, error):
+    result = manage("check", env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {error}"
+
+
+def test_transaction_pool_mode_keeps_no_session_state_on_the_connection():
+    """PgBouncer in transaction mode: no prepared statements, no named cursors, no startup options."""
+    probe = (
+        "import json; from django.db import connection as c;"
+        "print(json.dumps([c.settings_dict['OPTIONS'], c.settings_dict['DISABLE_SERVER_SIDE_CURSORS'],"
+        " c.get_connection_params()['prepare_threshold']]))"
+    )
+    env = {"DATABASE_URL": "postgres://gatehouse@127.0.0.1:6432/gatehouse"}
+    pooled = last_json_line(manage("shell", "-c", probe, env={**env, "DATABASE_POOL_MODE": "transaction"}))
+    assert pooled == [{"connect_timeout": 3, "prepare_threshold": None}, True, None]
+    direct = last_json_line(manage("shell", "-c", probe, env=env))
+    assert direct == [{"connect_timeout": 3, "options": "-c statement_timeout=15000"}, False, None]
 
 
 def test_production_refuses_a_short_jwt_key():

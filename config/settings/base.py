@@ -125,30 +125,80 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# "transaction": DATABASE_URL points at PgBouncer in transaction pooling mode, where
+# consecutive transactions of one connection may run on different server connections.
+DATABASE_POOL_MODE = env_str("DATABASE_POOL_MODE", "none").lower()
+if DATABASE_POOL_MODE not in {"none", "transaction"}:
+    raise SystemExit(f"error: DATABASE_POOL_MODE must be none or transaction, not {DATABASE_POOL_MODE!r}")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
     # A dead database answers 503 quickly instead of hanging a worker.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"connect_timeout": 3, "options": "-c statement_timeout=15000"}
-    )
+    _db_options["connect_timeout"] = 3
+    if DATABASE_POOL_MODE == "transaction":
+        # No session state may outlive a transaction: no prepared statements (Django 5.2's
+        # default too; said here so it cannot drift) and no server-side (named) cursors.
+        # PgBouncer refuses the "options" startup parameter, so the statement timeout is set
+        # on the database role instead (README, Scaling out).
+        _db_options["prepare_threshold"] = None
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    else:
+        _db_options["options"] = "-c statement_timeout=15000"
 
 # --- Cache: auth state, rate-limit counters -----------------------------------
 REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
+# Or Redis behind Sentinel: the sentinels' host:port list and the name they monitor.
+REDIS_SENTINELS = env_list("REDIS_SENTINELS", "")
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER")
+if bool(REDIS_SENTINELS) != bool(REDIS_SENTINEL_MASTER):
+    raise SystemExit("error: REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together")
+if REDIS_SENTINELS and REDIS_URL:
+    raise SystemExit("error: set REDIS_URL or REDIS_SENTINELS, not both")
+
+
+def sentinel_address(item: str) -> tuple[str, int]:
+    host, _, port = item.rpartition(":")
+    if not host or not port.isascii() or not port.isdigit():
+        raise SystemExit(f"error: REDIS_SENTINELS entries must be host:port, not {item!r}")
+    return host, int(port)
+
+
+_redis_options = {
+    "CLIENT_CLASS": "django_redis.client.DefaultClient",
+    "SOCKET_CONNECT_TIMEOUT": 0.5,
+    "SOCKET_TIMEOUT": 0.5,
+    # A Redis outage degrades to database reads (see README), never a 500.
+    "IGNORE_EXCEPTIONS": True,
+}
+_redis_location: str | list[str] = REDIS_URL
+_redis_key_function = None
+if REDIS_SENTINELS:
+    _redis_options |= {
+        "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        # Sentinel's socket timeouts are the ones above; the pool reads and writes the primary
+        # only (a replica may lag behind a revocation) and renames keys after a failover.
+        "CONNECTION_POOL_CLASS": "config.redis_sentinel.EpochCheckedSentinelPool",
+        "SENTINELS": [sentinel_address(item) for item in REDIS_SENTINELS],
+    }
+    # A list of one URL: SentinelClient would add a replica pool for reads to a plain string.
+    _redis_location = [f"redis://{REDIS_SENTINEL_MASTER}/0"]
+    _redis_key_function = "config.redis_sentinel.make_key"
+if _redis_location:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": _redis_location,
             "KEY_PREFIX": "gh",
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-                # A Redis outage degrades to database reads (see README), never a 500.
-                "IGNORE_EXCEPTIONS": True,
-            },
+            "OPTIONS": _redis_options,
         }
     }
-    CACHES["ratelimit"] = {**CACHES["default"], "BACKEND": "config.cache_backends.RateLimitRedisCache"}
+    if _redis_key_function:
+        CACHES["default"]["KEY_FUNCTION"] = _redis_key_function
+    CACHES["ratelimit"] = {
+        **CACHES["default"],
+        "BACKEND": "config.cache_backends.RateLimitRedisCache",
+        "OPTIONS": {**_redis_options},
+    }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {

@@ -18,7 +18,11 @@ if len(JWT_SIGNING_KEY) < 32:
 SIMPLE_JWT = simple_jwt_settings(JWT_SIGNING_KEY)
 
 # Several processes must share revocations and rate-limit counters.
-_required("REDIS_URL")
+if not (env_str("REDIS_URL") or env_str("REDIS_SENTINELS")):
+    raise SystemExit(
+        "error: REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) must be set in production"
+        " (see README, Configuration)"
+    )
 
 DEBUG = False
 
