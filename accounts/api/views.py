@@ -13,7 +13,7 @@ from accounts.api import serializers as s
 from accounts.client import RequestMeta
 from accounts.models import RevokeReason
 from accounts.permissions import HasScope, Scope, SessionOnly
-from accounts.throttling import ClientIPThrottle, ResetEmailThrottle
+from accounts.throttling import ClientIPThrottle, ResetEmailThrottle, VerifyIPThrottle
 from config.health import health_status
 
 
@@ -109,6 +109,9 @@ class RefreshView(RateLimitedPublicView):
 
 
 class VerifyView(PublicView):
+    ratelimit_group = "verify"
+    throttle_classes = [VerifyIPThrottle]
+
     @extend_schema(request=s.VerifySerializer, responses={200: s.VerifyResponseSerializer})
     def post(self, request):
         data = _valid(s.VerifySerializer, request)

@@ -271,6 +271,8 @@ AXES_SENSITIVE_PARAMETERS = ["password", "current_password", "new_password", "to
 # --- Rate limits (django-ratelimit) -------------------------------------------------
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 RATELIMIT_AUTH = env_str("RATELIMIT_AUTH", "10/m")
+# /auth/verify and /auth/introspect, per client IP: resource servers ask on every request.
+RATELIMIT_VERIFY = env_str("RATELIMIT_VERIFY", "600/m")
 RATELIMIT_USE_CACHE = "ratelimit"
 # Redis down: let requests through (and log it) rather than lock every client out.
 RATELIMIT_FAIL_OPEN = True
