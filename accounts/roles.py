@@ -31,6 +31,7 @@ class Scope(models.TextChoices):
     KEYS_WRITE = "keys:write", "Create and revoke own API keys"
     ADMIN_READ = "admin:read", "Read users, stats and the audit log"
     ADMIN_WRITE = "admin:write", "Change users, sessions and keys"
+    TOKENS_INTROSPECT = "tokens:introspect", "Ask whether a token or key is active (resource servers)"
 
 
 _SELF_SERVICE = frozenset({Scope.PROFILE_READ, Scope.PROFILE_WRITE, Scope.KEYS_READ, Scope.KEYS_WRITE})
@@ -38,7 +39,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(Scope.values),
     Role.DEVELOPER: _SELF_SERVICE,
     Role.USER: _SELF_SERVICE,
-    Role.SERVICE_ACCOUNT: _SELF_SERVICE,
+    # Resource servers introspect with a service account's key (admins may too).
+    Role.SERVICE_ACCOUNT: _SELF_SERVICE | {Scope.TOKENS_INTROSPECT},
     Role.GUEST: frozenset({Scope.PROFILE_READ, Scope.PROFILE_WRITE, Scope.KEYS_READ}),
 }
 

@@ -1,7 +1,7 @@
 """Rate limits on django-ratelimit's counters, as DRF throttles (so 429 has Retry-After).
 
 - public auth endpoints: per client IP (and per target email for password reset), each
-  endpoint its own bucket, RATELIMIT_AUTH;
+  endpoint its own bucket, RATELIMIT_AUTH; /auth/verify and /auth/introspect at RATELIMIT_VERIFY;
 - authenticated requests: per API key (its own `rate_limit`, else its owner's role rate) or
   per user by role (RATELIMIT_<ROLE>).
 
@@ -74,6 +74,14 @@ class ClientIPThrottle(_RatelimitThrottle):
 
     def bucket(self, request, view):
         return f"ip:{view.ratelimit_group}", client_ip(request) or "unknown", settings.RATELIMIT_AUTH
+
+
+class VerifyIPThrottle(_RatelimitThrottle):
+    """/auth/verify and /auth/introspect: per client IP, a bucket per view, RATELIMIT_VERIFY
+    (higher than RATELIMIT_AUTH: resource servers call these on their own hot path)."""
+
+    def bucket(self, request, view):
+        return f"ip:{view.ratelimit_group}", client_ip(request) or "unknown", settings.RATELIMIT_VERIFY
 
 
 class ResetEmailThrottle(_RatelimitThrottle):

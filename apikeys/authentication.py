@@ -21,6 +21,28 @@ class KeyPrincipal:
     expires_at: int | None = None  # microseconds since the epoch
 
 
+def key_state_verified(raw: str) -> dict:
+    """The cached state of a live key (secret checked, not revoked or expired, owner active).
+
+    Raises KeyNotValid / KeyRevoked / KeyExpired. Shared by the authentication class and
+    introspection, so both accept exactly the same keys.
+    """
+    parsed = key_parse(raw)
+    if parsed is None:
+        raise KeyNotValid()
+    prefix, secret = parsed
+    state = key_state_get(prefix)
+    if state is None or not secret_matches(secret, state["secret_hash"]):
+        raise KeyNotValid()
+    if state["revoked"]:
+        raise KeyRevoked()
+    if key_state_expired(state):
+        raise KeyExpired()
+    if not state["owner"]["is_active"]:
+        raise KeyRevoked()
+    return state
+
+
 class APIKeyAuthentication(BaseAuthentication):
     """`X-API-Key: <key>` or `Authorization: Bearer gk_...`; None for anything else."""
 
@@ -37,19 +59,7 @@ class APIKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed(exc.message, code=exc.code) from None
 
     def _check(self, raw: str):
-        parsed = key_parse(raw)
-        if parsed is None:
-            raise KeyNotValid()
-        prefix, secret = parsed
-        state = key_state_get(prefix)
-        if state is None or not secret_matches(secret, state["secret_hash"]):
-            raise KeyNotValid()
-        if state["revoked"]:
-            raise KeyRevoked()
-        if key_state_expired(state):
-            raise KeyExpired()
-        if not state["owner"]["is_active"]:
-            raise KeyRevoked()
+        state = key_state_verified(raw)
         principal = KeyPrincipal(
             id=state["id"],
             prefix=state["prefix"],

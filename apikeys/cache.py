@@ -31,6 +31,7 @@ def key_state(key: APIKey) -> dict:
         "scopes": list(key.scopes),
         # Whole microseconds since the epoch: exact, unlike a float timestamp.
         "expires_at": (key.expires_at - EPOCH) // timedelta(microseconds=1) if key.expires_at else None,
+        "created_at": int(key.created_at.timestamp()),  # whole seconds: introspection's `iat`
         "revoked": key.revoked_at is not None,
         "rate_limit": key.rate_limit,
         "owner": user_snapshot(key.owner),

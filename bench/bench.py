@@ -35,6 +35,8 @@ PEER_DIR = BENCH / "peer"
 WRK_SCRIPT = BENCH / "wrk.lua"
 USERNAME = "bench"
 EMAIL = "bench@example.com"
+# The resource server whose key (scope tokens:introspect) introspects the bench user's tokens.
+INTROSPECTOR = "bench-rs"
 HIGH_AUTH_RATE = "1000000/m"
 HIGH_USER_RATE = "100000000/h"
 
@@ -110,6 +112,19 @@ SCENARIOS = [
         Call("POST", "/auth/jwt/verify/", body={"token": "{access}"}),
         "POST /auth/jwt/verify/",
     ),
+    Scenario(
+        "introspect",
+        "POST /auth/introspect (JWT), X-API-Key",
+        Call(
+            "POST",
+            "/api/v1/auth/introspect",
+            header=("X-API-Key", "{introspection_key}"),
+            body={"token": "{access}"},
+        ),
+        # The peer has no introspection; its verify is the nearest thing (no revocation check).
+        Call("POST", "/auth/jwt/verify/", body={"token": "{access}"}),
+        "POST /auth/jwt/verify/ (signature only)",
+    ),
 ]
 SCENARIO_KEYS = [s.key for s in SCENARIOS]
 
@@ -120,6 +135,7 @@ TARGETS = [
     ("refresh >= 1.0x peer refresh", "refresh", ("peer", "refresh"), 1.0),
     ("login >= 0.9x peer login", "login", ("peer", "login"), 0.9),
     ("verify >= 0.8x Gatehouse JWT /me", "verify", ("gatehouse", "jwt_me"), 0.8),
+    ("introspect >= 0.8x Gatehouse JWT /me", "introspect", ("gatehouse", "jwt_me"), 0.8),
 ]
 
 
@@ -286,6 +302,7 @@ class Service:
     info_path: str
     password: str = ""
     api_key: str | None = None
+    introspection_key: str = ""
     api_key_error: str | None = None
     access: str = ""
     errors: dict = field(default_factory=dict)
@@ -349,6 +366,7 @@ def gatehouse_env(database_url: str, redis_url: str) -> dict:
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_SECURE_SSL_REDIRECT": "false",
             "RATELIMIT_AUTH": HIGH_AUTH_RATE,
+            "RATELIMIT_VERIFY": HIGH_AUTH_RATE,
             "RATELIMIT_GUEST": HIGH_USER_RATE,
             "RATELIMIT_USER": HIGH_USER_RATE,
             "RATELIMIT_DEVELOPER": HIGH_USER_RATE,
@@ -462,6 +480,38 @@ def prepare(args, procs: Processes, logs_dir: Path) -> tuple[Service, Service]:
         what="peer bench_seed",
     )
     peer.api_key = json.loads(seeded.strip().splitlines()[-1])["api_key"]
+    run_checked(
+        [
+            gh_python,
+            "manage.py",
+            "create_user",
+            INTROSPECTOR,
+            "--email",
+            f"{INTROSPECTOR}@example.com",
+            "--role",
+            "service_account",
+        ],
+        env=gh_env,
+        cwd=ROOT,
+        stdin="",
+        what="Gatehouse create_user (service account)",
+    )
+    minted = run_checked(
+        [
+            gh_python,
+            "manage.py",
+            "create_api_key",
+            INTROSPECTOR,
+            "--name",
+            "bench introspection",
+            "--scope",
+            "tokens:introspect",
+        ],
+        env=gh_env,
+        cwd=ROOT,
+        what="Gatehouse create_api_key (tokens:introspect)",
+    )
+    gh.introspection_key = minted.strip().splitlines()[-1].rsplit(" ", 1)[-1]
 
     log(
         f"== starting Gatehouse on :{gh.port} and the peer on :{peer.port} ({args.workers} sync workers each)"
@@ -807,6 +857,7 @@ def main(argv: list[str]) -> int:
                 "gatehouse": {
                     "access": gh.login()["access_token"],
                     "api_key": gh.api_key or "",
+                    "introspection_key": gh.introspection_key,
                     "password": gh.password,
                 },
                 "peer": {

@@ -16,7 +16,7 @@ from tests.conftest import ROOT, services_required
 
 pytestmark = pytest.mark.live
 
-SCENARIOS = ["baseline", "jwt_me", "apikey_me", "refresh", "login", "verify"]
+SCENARIOS = ["baseline", "jwt_me", "apikey_me", "refresh", "login", "verify", "introspect"]
 # The table's columns after the scenario name.
 COLUMNS = [
     "gh_rps",
@@ -90,7 +90,14 @@ def test_bench_smoke_mode_writes_a_well_formed_table_and_json(tmp_path):
             assert numbers["non2xx"] == 0 and numbers["socket_errors"] == 0, (key, side, numbers)
             assert isinstance(numbers["rps"], float) and isinstance(numbers["p99_ms"], float)
         assert isinstance(row["gatehouse_over_peer"], float)
-    assert [t["scenario"] for t in report["targets"]] == ["jwt_me", "apikey_me", "refresh", "login", "verify"]
+    assert [t["scenario"] for t in report["targets"]] == [
+        "jwt_me",
+        "apikey_me",
+        "refresh",
+        "login",
+        "verify",
+        "introspect",
+    ]
     assert {t["result"] for t in report["targets"]} <= {"PASS", "MISS"}
     assert "Targets:" in result.stdout
     assert str(reports[0]) in result.stdout

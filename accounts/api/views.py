@@ -22,7 +22,7 @@ from accounts.services.sessions import (
     session_revoke_all,
 )
 from accounts.services.users import user_create, user_profile_update
-from accounts.throttling import ClientIPThrottle, ResetEmailThrottle
+from accounts.throttling import ClientIPThrottle, ResetEmailThrottle, VerifyIPThrottle
 from core.request import RequestMeta
 
 
@@ -104,6 +104,9 @@ class RefreshView(RateLimitedPublicView):
 
 
 class VerifyView(PublicView):
+    ratelimit_group = "verify"
+    throttle_classes = [VerifyIPThrottle]
+
     @extend_schema(request=s.VerifySerializer, responses={200: s.VerifyResponseSerializer})
     def post(self, request):
         data = _valid(s.VerifySerializer, request)

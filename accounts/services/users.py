@@ -61,23 +61,33 @@ def user_create(
     full_name: str = "",
     role: str = Role.USER,
     meta: RequestMeta = SYSTEM,
+    imported: bool = False,
+    password_hash: str | None = None,
 ) -> User:
-    """Create an account; `password=None` makes one that cannot log in with a password."""
+    """Create an account; `password=None` makes one that cannot log in with a password.
+
+    `imported` marks a user moved in from another system (`manage.py import_users`), with
+    `password_hash` a Django-format hash that accounts.user_import has checked: kept as is,
+    and upgraded to the preferred hasher at the first login.
+    """
     username, email, full_name = username.strip(), email.strip(), full_name.strip()
     if role not in Role.values:
         raise ServiceError(errors={"role": [UNKNOWN_ROLE]})
     _validate_identity(username=username, email=email)
     user = User(username=username, email=email, full_name=full_name, role=role)
-    if password is None:
+    if password_hash is not None:
+        user.password = password_hash
+    elif password is None:
         user.set_unusable_password()
     else:
         password_check(password=password, user=user)
         user.set_password(password)
     event = Event.USER_REGISTERED if meta.actor_kind == ActorKind.ANONYMOUS else Event.USER_CREATED
+    details = {"role": role, "imported": True} if imported else {"role": role}
     try:
         with transaction.atomic():
             user.save()
-            audit_record(event=event, meta=meta, target=user, details={"role": role})
+            audit_record(event=event, meta=meta, target=user, details=details)
     except IntegrityError:
         # Lost a race with a concurrent registration of the same name or address.
         _validate_identity(username=username, email=email)

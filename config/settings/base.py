@@ -1,6 +1,7 @@
 """Settings shared by every profile. Values come from the environment (see README)."""
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -46,6 +47,25 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+_ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?")
+
+
+def env_origins(name: str) -> list[str]:
+    """Comma-separated browser origins (`scheme://host[:port]`, as a browser sends them)."""
+    origins = []
+    for raw in env_list(name, ""):
+        origin = raw.lower()
+        match = _ORIGIN.fullmatch(origin)
+        port = match and match.group(3)
+        if not match or (port and not 0 < int(port) < 65536):
+            raise SystemExit(f"error: {name} takes origins like https://app.example.com[:port], not {raw!r}")
+        if port and int(port) == {"http": 80, "https": 443}[match.group(1)]:
+            # A browser never sends the default port, so this entry could never match.
+            raise SystemExit(f"error: {name}: drop the default port from {raw!r}")
+        origins.append(origin)
+    return origins
+
+
 # --- Core -------------------------------------------------------------------
 DEBUG = False
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
@@ -74,11 +94,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here, not from a CDN
     "axes",
+    "corsheaders",
     "apikeys",
     "audit",
 ]
 
 MIDDLEWARE = [
+    # First, before anything that can answer (a redirect, a static file, an error), so
+    # every /api/v1/ answer carries its CORS headers and preflights never reach a view.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (admin, Swagger UI) straight from gunicorn, compressed and cached.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -217,6 +241,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Imported users' bcrypt hashes (manage.py import_users), upgraded to Argon2 at login.
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
@@ -318,6 +344,8 @@ AXES_SENSITIVE_PARAMETERS = ["password", "current_password", "new_password", "to
 # --- Rate limits (django-ratelimit) -------------------------------------------------
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 RATELIMIT_AUTH = env_str("RATELIMIT_AUTH", "10/m")
+# /auth/verify and /auth/introspect, per client IP: resource servers ask on every request.
+RATELIMIT_VERIFY = env_str("RATELIMIT_VERIFY", "600/m")
 RATELIMIT_USE_CACHE = "ratelimit"
 # Redis down: let requests through (and log it) rather than lock every client out.
 RATELIMIT_FAIL_OPEN = True
@@ -328,6 +356,16 @@ RATELIMIT_BY_ROLE = {
     "service_account": env_str("RATELIMIT_SERVICE_ACCOUNT", "5000/h"),
     "admin": env_str("RATELIMIT_ADMIN", "1000/h"),
 }
+
+# --- CORS (django-cors-headers): browser apps on other origins -------------------------
+# Listed origins only (never "*"); tokens travel in headers, so no cookies (credentials).
+CORS_ALLOWED_ORIGINS = env_origins("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/api/v1/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["DELETE", "GET", "OPTIONS", "PATCH", "POST"]
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-api-key", "x-request-id"]
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
+CORS_PREFLIGHT_MAX_AGE = 600
 
 # --- Client IP ------------------------------------------------------------------
 # How many X-Forwarded-For hops (from the right) were appended by proxies we run.

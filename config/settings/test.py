@@ -7,7 +7,10 @@ SECRET_KEY = "test-only-secret-key-not-for-any-deployment-0123456789"  # noqa: S
 SIMPLE_JWT = simple_jwt_settings(derived_key("gatehouse.jwt", SECRET_KEY))
 
 # Argon2 stays first (what production runs) with a small cost, so the suite stays fast.
-PASSWORD_HASHERS = ["accounts.tests.hashers.FastArgon2PasswordHasher"]
+PASSWORD_HASHERS = [
+    "accounts.tests.hashers.FastArgon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",  # imported users (import_users)
+]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 EMAIL_SEND_ASYNC = False  # tests read mail.outbox right after the request (one test checks the thread)
