@@ -20,6 +20,7 @@ from rest_framework.throttling import BaseThrottle
 from accounts.client import RequestMeta, client_ip
 from audit.models import Event, Outcome
 from audit.services import audit_record
+from config.observability import metrics
 
 logger = logging.getLogger("gatehouse.ratelimit")
 
@@ -45,6 +46,7 @@ class _RatelimitThrottle(BaseThrottle):
         if not usage["should_limit"]:
             return True
         self.retry_after = max(1, usage["time_left"])
+        metrics.ratelimited(group)  # every refused request; the audit keeps one per window
         _audit_once_per_window(request, group=group, value=value, rate=rate, window_left=self.retry_after)
         return False
 

@@ -8,6 +8,7 @@ from accounts.authentication import bearer_credential
 from apikeys.cache import key_state_expired, key_state_get
 from apikeys.errors import KeyExpired, KeyNotValid, KeyRevoked
 from apikeys.keys import KEY_PREFIX, key_parse, secret_matches
+from config.observability import metrics
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,12 @@ class APIKeyAuthentication(BaseAuthentication):
                 return None
             raw = bearer
         try:
-            return self._check(raw.strip())
+            result = self._check(raw.strip())
         except KeyNotValid as exc:
+            metrics.apikey_auth(exc.code)
             raise AuthenticationFailed(exc.message, code=exc.code) from None
+        metrics.apikey_auth(None)
+        return result
 
     def _check(self, raw: str):
         parsed = key_parse(raw)

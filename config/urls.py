@@ -8,6 +8,7 @@ from accounts.api import views as account_views
 from accounts.api.urls import route
 from accounts.pages import ResetPasswordDoneView, ResetPasswordPageView, StaffPasswordChangeView
 from config import exception_handler
+from config.observability.views import LivenessView, metrics_view
 
 
 @csrf_exempt  # a POST to an unknown API path is a JSON 404, not the CSRF failure page
@@ -27,6 +28,7 @@ handler500 = "config.exception_handler.handler500"
 api_v1 = [
     re_path(r"^$", account_views.ServiceInfoView.as_view(), name="api-root"),
     route("health", account_views.HealthView, "api-health"),
+    route("health/live", LivenessView, "api-health-live"),
     path("", include("accounts.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("apikeys.api.urls")),
@@ -34,6 +36,7 @@ api_v1 = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("metrics", metrics_view, name="metrics"),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="api-schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path(

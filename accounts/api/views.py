@@ -14,7 +14,9 @@ from accounts.client import RequestMeta
 from accounts.models import RevokeReason
 from accounts.permissions import HasScope, Scope, SessionOnly
 from accounts.throttling import ClientIPThrottle, ResetEmailThrottle
+from config.errors import ServiceError
 from config.health import health_status
+from config.observability import metrics
 
 
 def _token_response(user, pair, status=HTTPStatus.OK) -> Response:
@@ -102,9 +104,13 @@ class RefreshView(RateLimitedPublicView):
     @extend_schema(request=s.RefreshSerializer, responses={200: s.TokenResponseSerializer})
     def post(self, request):
         data = _valid(s.RefreshSerializer, request)
-        user, pair = services.refresh_token_rotate(
-            raw_token=data["refresh_token"], meta=RequestMeta.from_request(request)
-        )
+        try:
+            user, pair = services.refresh_token_rotate(
+                raw_token=data["refresh_token"], meta=RequestMeta.from_request(request)
+            )
+        except ServiceError as exc:
+            metrics.token_refresh_refused(exc.code)  # success and reuse are counted from the audit
+            raise
         return _token_response(user, pair)
 
 
