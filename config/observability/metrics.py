@@ -22,6 +22,9 @@ from prometheus_client import (
 disable_created_metrics()
 
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+if MULTIPROC_DIR:
+    # gunicorn's on_starting makes it too, but a management command may run first.
+    os.makedirs(MULTIPROC_DIR, exist_ok=True)
 
 LOGIN_OUTCOMES = ("success", "failure", "locked", "inactive", "mfa_failed")
 REFRESH_OUTCOMES = ("success", "reused", "expired", "revoked", "invalid")
