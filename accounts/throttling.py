@@ -20,6 +20,7 @@ from rest_framework.throttling import BaseThrottle
 from accounts.roles import rate_for
 from audit.models import Event, Outcome
 from audit.services import audit_record
+from core import metrics
 from core.request import RequestMeta, client_ip
 
 logger = logging.getLogger("gatehouse.ratelimit")
@@ -46,6 +47,7 @@ class _RatelimitThrottle(BaseThrottle):
         if not usage["should_limit"]:
             return True
         self.retry_after = max(1, usage["time_left"])
+        metrics.ratelimited(group)  # every refused request; the audit keeps one per window
         _audit_once_per_window(request, group=group, value=value, rate=rate, window_left=self.retry_after)
         return False
 

@@ -8,6 +8,7 @@ from accounts.principal import Principal
 from apikeys.cache import key_state_expired, key_state_get
 from apikeys.errors import KeyExpired, KeyNotValid, KeyRevoked
 from apikeys.keys import KEY_PREFIX, key_parse, secret_matches
+from core import metrics
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,12 @@ class APIKeyAuthentication(BaseAuthentication):
                 return None
             raw = bearer
         try:
-            return self._check(raw.strip())
+            result = self._check(raw.strip())
         except KeyNotValid as exc:
+            metrics.apikey_auth(exc.code)
             raise AuthenticationFailed(exc.message, code=exc.code) from None
+        metrics.apikey_auth(None)
+        return result
 
     def _check(self, raw: str):
         state = key_state_verified(raw)

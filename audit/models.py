@@ -69,6 +69,8 @@ class AuditEvent(models.Model):
         ordering = ["-seq"]
         indexes = [
             models.Index(fields=["timestamp"], name="audit_timestamp_idx"),
+            # The admin's security overview: counts per event over a time range.
+            models.Index(fields=["event", "timestamp"], name="audit_event_timestamp_idx"),
             models.Index(fields=["event", "-seq"], name="audit_event_seq_idx"),
             models.Index(fields=["actor_label", "-seq"], name="audit_actor_label_idx"),
             models.Index(fields=["target_label", "-seq"], name="audit_target_label_idx"),

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from audit.hooks import audit_listeners_notify_on_commit
 from audit.models import ActorKind, AuditChainHead, AuditEvent, Event, Outcome
 from core.request import RequestMeta
 
@@ -111,6 +112,7 @@ def audit_record(
         )
         row.save(force_insert=True)
         AuditChainHead.objects.filter(pk=1).update(last_seq=row.seq, last_hash=row.hash)
+        audit_listeners_notify_on_commit(event=row.event, outcome=row.outcome, details=row.details)
     return row
 
 

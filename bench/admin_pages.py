@@ -29,6 +29,7 @@ from accounts.models import Role, User  # noqa: E402
 from accounts.services.users import user_create  # noqa: E402
 
 PAGES = [
+    ("admin index (security overview)", "/admin/"),
     ("users: list", "/admin/accounts/user/"),
     ("users: search", "/admin/accounts/user/?q=user0042"),
     ("users: filter role", "/admin/accounts/user/?role__exact=developer"),

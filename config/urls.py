@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.pages import ResetPasswordDoneView, ResetPasswordPageView, StaffPasswordChangeView
 from config import exception_handler
+from config.observability.views import LivenessView, metrics_view
 from config.views import HealthView, ServiceInfoView
 from core.routing import route
 
@@ -27,12 +28,14 @@ handler500 = "config.exception_handler.handler500"
 api_v1 = [
     re_path(r"^$", ServiceInfoView.as_view(), name="api-root"),
     route("health", HealthView, "api-health"),
+    route("health/live", LivenessView, "api-health-live"),
     path("", include("accounts.api.urls")),
     path("", include("apikeys.api.urls")),
 ]
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("metrics", metrics_view, name="metrics"),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="api-schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path(

@@ -37,8 +37,13 @@ class LiveServer:
         return requests.get(self.url + path, timeout=30, **kwargs)
 
 
-def start_gunicorn(tmp_path: Path, *, workers: int = 2, extra_env: dict | None = None) -> LiveServer:
-    """gunicorn with production-like settings against the current test database."""
+def start_gunicorn(
+    tmp_path: Path, *, workers: int = 2, extra_env: dict | None = None, config_file: bool = False
+) -> LiveServer:
+    """gunicorn with production-like settings against the current test database.
+
+    `config_file`: start it as the README says production does, with `-c config/gunicorn.py`.
+    """
     services_required()
     db = connection.settings_dict
     port = _free_port()
@@ -54,6 +59,7 @@ def start_gunicorn(tmp_path: Path, *, workers: int = 2, extra_env: dict | None =
             sys.executable,
             "-m",
             "gunicorn",
+            *(["-c", "config/gunicorn.py"] if config_file else []),
             "config.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",

@@ -23,6 +23,8 @@ from accounts.services.sessions import (
 )
 from accounts.services.users import user_create, user_profile_update
 from accounts.throttling import ClientIPThrottle, ResetEmailThrottle, VerifyIPThrottle
+from core import metrics
+from core.errors import ServiceError
 from core.request import RequestMeta
 
 
@@ -97,9 +99,13 @@ class RefreshView(RateLimitedPublicView):
     @extend_schema(request=s.RefreshSerializer, responses={200: s.TokenResponseSerializer})
     def post(self, request):
         data = _valid(s.RefreshSerializer, request)
-        user, pair = refresh_token_rotate(
-            raw_token=data["refresh_token"], meta=RequestMeta.from_request(request)
-        )
+        try:
+            user, pair = refresh_token_rotate(
+                raw_token=data["refresh_token"], meta=RequestMeta.from_request(request)
+            )
+        except ServiceError as exc:
+            metrics.token_refresh_refused(exc.code)  # success and reuse are counted from the audit
+            raise
         return _token_response(user, pair)
 
 

@@ -9,6 +9,8 @@ from urllib.parse import unquote, urlsplit
 import dj_database_url
 from django.utils.crypto import salted_hmac
 
+from config.observability.logformat import logging_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
@@ -97,6 +99,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "apikeys",
     "audit",
+    "config.observability",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +110,8 @@ MIDDLEWARE = [
     # Static files (admin, Swagger UI) straight from gunicorn, compressed and cached.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestIdMiddleware",
+    # Inside the request id (its log line carries it), outside everything that can answer.
+    "config.observability.middleware.RequestObservabilityMiddleware",
     "config.exception_handler.ApiErrorMiddleware",
     # Sessions, Django's user, messages and axes' lockout page serve the admin and HTML pages;
     # config.middleware skips them for /api/ (DRF authenticates every API request itself).
@@ -398,23 +403,12 @@ CSRF_COOKIE_HTTPONLY = True
 # Request bodies beyond this are refused before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
-# --- Logging ----------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "audit.middleware.RequestIdLogFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}
-    },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "axes": {"level": "WARNING"},
-        "django.request": {"level": "ERROR"},
-    },
-}
+# --- Logging and metrics ------------------------------------------------------------
+# `plain` for a terminal, `json` (one object a line, the default in production) for shippers.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+LOGGING = logging_settings(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
+# Empty: /metrics answers 404. Set: Prometheus must send `Authorization: Bearer <token>`.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # Usernames are unique case-insensitively (a functional unique constraint on LOWER(username)),
 # which is stricter than the plain unique=True this check looks for.

@@ -1,7 +1,7 @@
 """Production: secrets and shared services are required; `check --deploy` is clean."""
 
 from .base import *  # noqa: F403
-from .base import env_bool, env_int, env_str, simple_jwt_settings
+from .base import env_bool, env_int, env_str, logging_settings, simple_jwt_settings
 
 
 def _required(name: str) -> str:
@@ -34,5 +34,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
-# The health check is probed over plain HTTP by load balancers inside the network.
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/?$"]
+# The health checks are probed, and /metrics scraped, over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/?$", r"^api/v1/health/live/?$", r"^metrics$"]
+
+# --- Logs: JSON lines for the log shipper unless LOG_FORMAT says otherwise ------------------
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+LOGGING = logging_settings(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
