@@ -92,19 +92,25 @@ def hs256_kid(secret: str) -> str:
     return "hs256-" + base64.urlsafe_b64encode(digest[:18]).decode()
 
 
+PUBLIC_JWK_MEMBERS = {"OKP": ("kty", "crv", "x"), "EC": ("kty", "crv", "x", "y"), "RSA": ("kty", "n", "e")}
+
+
 def public_jwk(algorithm: str, public_key) -> dict:
-    """Public parameters only (kty, crv/x/y or n/e), as PyJWT renders them."""
+    """The public parameters only (kty, crv/x/y or n/e), encoded by PyJWT; `use` is added by
+    the caller, so PyJWT's `key_ops` is left out (RFC 7517 4.3: not both)."""
     if algorithm == SigningAlgorithm.EDDSA:
-        return OKPAlgorithm.to_jwk(public_key, as_dict=True)
-    if algorithm == SigningAlgorithm.ES256:
-        return ECAlgorithm.to_jwk(public_key, as_dict=True)
-    return RSAAlgorithm.to_jwk(public_key, as_dict=True)
+        jwk = OKPAlgorithm.to_jwk(public_key, as_dict=True)
+    elif algorithm == SigningAlgorithm.ES256:
+        jwk = ECAlgorithm.to_jwk(public_key, as_dict=True)
+    else:
+        jwk = RSAAlgorithm.to_jwk(public_key, as_dict=True)
+    return {member: jwk[member] for member in PUBLIC_JWK_MEMBERS[jwk["kty"]]}
 
 
 def jwk_thumbprint(jwk: dict) -> str:
     """RFC 7638 thumbprint (SHA-256): a kid that names the public key itself."""
-    members = {"OKP": ("crv", "kty", "x"), "EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
-    canonical = json.dumps({m: jwk[m] for m in members[jwk["kty"]]}, separators=(",", ":"), sort_keys=True)
+    required = PUBLIC_JWK_MEMBERS[jwk["kty"]]
+    canonical = json.dumps({m: jwk[m] for m in required}, separators=(",", ":"), sort_keys=True)
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
@@ -254,12 +260,11 @@ def keyset_invalidate() -> None:
 
 def keyset() -> KeySet:
     """This process's key set, re-read from the database at most once per refresh interval."""
-    global _current
     current = _current
     if current is not None and time.monotonic() - current.loaded_at < settings.JWT_KEYSET_REFRESH_SECONDS:
         return current
     try:
-        rows = list(SigningKey.objects.all())
+        return _reload()
     except DatabaseError:
         if current is None or connection.in_atomic_block:
             raise
@@ -267,7 +272,11 @@ def keyset() -> KeySet:
         logger.warning("signing keys: database unavailable, keeping the cached key set")
         current.loaded_at = time.monotonic()
         return current
-    _current = keyset_build(rows, _now())
+
+
+def _reload() -> KeySet:
+    global _current
+    _current = keyset_build(list(SigningKey.objects.all()), _now())
     return _current
 
 
@@ -278,12 +287,10 @@ def signer() -> Key:
         raise ImproperlyConfigured(HS256_KEY_MISSING)
     current = keyset()
     if current.needs_key_for(algorithm, secret):
-        signing_key_ensure()
-        current = keyset()
+        current = signing_key_ensure()
     key = current.signer(_now())
     if key is None:  # the newest key cannot sign here (e.g. undecryptable): make one that can
-        signing_key_ensure(activate_now=True)
-        key = keyset().signer(_now())
+        key = signing_key_ensure(activate_now=True).signer(_now())
     if key is None:
         raise ImproperlyConfigured("no JWT signing key can be used; see `manage.py jwt_keys list`")
     return key
@@ -345,16 +352,16 @@ def _invalidate_now_and_on_commit() -> None:
     transaction.on_commit(keyset_invalidate)
 
 
-def signing_key_ensure(*, activate_now: bool = False) -> SigningKey | None:
+def signing_key_ensure(*, activate_now: bool = False) -> KeySet:
     """Create a key of JWT_ALGORITHM unless one is already signing or about to (race-safe).
 
     A fresh install's first key signs at once; after an algorithm switch the new key is
     published first and signs after JWT_KEY_PUBLISH_SECONDS, the old one signing meanwhile.
+    Returns the key set read afresh (this process's cache is replaced by it).
     """
     algorithm, secret = settings.JWT_ALGORITHM, settings.JWT_SIGNING_KEY
     with transaction.atomic():
         current, rows = _locked_keyset()
-        created = None
         if current.needs_key_for(algorithm, secret):
             created = _key_create(algorithm=algorithm, activate_now=activate_now, current=current, rows=rows)
             logger.info(
@@ -364,9 +371,8 @@ def signing_key_ensure(*, activate_now: bool = False) -> SigningKey | None:
             # Nothing can sign now but a key of JWT_ALGORITHM is pending: let it start.
             kid = current.latest_signable().kid
             SigningKey.objects.filter(kid=kid).update(activates_at=_when(_now()))
-            created = SigningKey.objects.get(kid=kid)
-    _invalidate_now_and_on_commit()
-    return created
+    transaction.on_commit(keyset_invalidate)
+    return _reload()
 
 
 def signing_key_rotate(*, meta: RequestMeta) -> SigningKey:
