@@ -191,16 +191,24 @@ class KeySet:
                 current = key
         return current
 
-    def latest_signable(self) -> Key | None:
-        signable = [key for key in self.timeline if key.signing is not None]
-        return signable[-1] if signable else None
+    def live_key_for(self, algorithm: str, secret: str) -> Key | None:
+        """The newest key of `algorithm` that signs now or is about to (not yet superseded).
+
+        Processes configured for different algorithms (a rolling deploy of a switch) each
+        find their own key live until the other's activates, so they add at most one key per
+        JWT_KEY_PUBLISH_SECONDS between them, never one per request.
+        """
+        live = None
+        for key in self.timeline:
+            if key.signing is None or key.kid in self.superseded or key.algorithm != algorithm:
+                continue
+            if algorithm == SigningAlgorithm.HS256 and key.kid != hs256_kid(secret):
+                continue
+            live = key
+        return live
 
     def needs_key_for(self, algorithm: str, secret: str) -> bool:
-        """True when no current-or-pending key of the configured algorithm is last in line."""
-        latest = self.latest_signable()
-        if latest is None or latest.algorithm != algorithm:
-            return True
-        return algorithm == SigningAlgorithm.HS256 and latest.kid != hs256_kid(secret)
+        return self.live_key_for(algorithm, secret) is None
 
     def verifier(self, kid: str | None) -> Key | None:
         return self.verifiers.get(kid)
@@ -369,7 +377,7 @@ def signing_key_ensure(*, activate_now: bool = False) -> KeySet:
             )
         elif activate_now and current.signer(_now()) is None:
             # Nothing can sign now but a key of JWT_ALGORITHM is pending: let it start.
-            kid = current.latest_signable().kid
+            kid = current.live_key_for(algorithm, secret).kid
             SigningKey.objects.filter(kid=kid).update(activates_at=_when(_now()))
     transaction.on_commit(keyset_invalidate)
     return _reload()
@@ -424,11 +432,10 @@ def signing_key_retire(*, kid: str, meta: RequestMeta) -> tuple[SigningKey, Sign
         replacement = None
         if is_signer:
             remaining = keyset_build(rows, _now())
-            latest = remaining.latest_signable()
-            pending = latest is not None and latest.activates_at > _now()
-            if pending and not remaining.needs_key_for(settings.JWT_ALGORITHM, secret):
-                SigningKey.objects.filter(kid=latest.kid).update(activates_at=row.retired_at)
-                replacement = SigningKey.objects.get(kid=latest.kid)
+            candidate = remaining.live_key_for(settings.JWT_ALGORITHM, secret)
+            if candidate is not None and candidate.activates_at > _now():  # a rotation under way
+                SigningKey.objects.filter(kid=candidate.kid).update(activates_at=row.retired_at)
+                replacement = SigningKey.objects.get(kid=candidate.kid)
             else:
                 replacement = _key_create(
                     algorithm=settings.JWT_ALGORITHM, activate_now=True, current=remaining, rows=rows

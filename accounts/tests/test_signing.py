@@ -319,6 +319,24 @@ def test_switching_from_eddsa_to_es256_logs_no_one_out(api_client, alice, clock,
     assert SigningKey.objects.count() == 2
 
 
+def test_processes_with_different_algorithms_add_no_key_per_request(alice, clock, settings):
+    """A rolling deploy of a switch: old (EdDSA) and new (ES256) processes side by side."""
+    signing.signer()
+    for _ in range(3):
+        for algorithm in ("ES256", "EdDSA"):
+            settings.JWT_ALGORITHM = algorithm
+            signing.keyset_invalidate()
+            signing.signer()
+    assert list(SigningKey.objects.values_list("algorithm", flat=True)) == ["EdDSA", "ES256"]
+    clock.advance(601)  # the ES256 key signs now; an EdDSA process adds one key, once
+    for _ in range(3):
+        for algorithm in ("EdDSA", "ES256"):
+            settings.JWT_ALGORITHM = algorithm
+            signing.keyset_invalidate()
+            assert signing.signer().algorithm == "ES256"
+    assert list(SigningKey.objects.values_list("algorithm", flat=True)) == ["EdDSA", "ES256", "EdDSA"]
+
+
 def test_a_fresh_install_signs_at_once_with_its_first_key(api_client, alice, settings):
     settings.JWT_ALGORITHM = "RS256"
     assert not SigningKey.objects.exists()
