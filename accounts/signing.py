@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection, transaction
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
@@ -112,6 +113,12 @@ def jwk_thumbprint(jwk: dict) -> str:
     required = PUBLIC_JWK_MEMBERS[jwk["kty"]]
     canonical = json.dumps({m: jwk[m] for m in required}, separators=(",", ":"), sort_keys=True)
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+
+
+def asymmetric_kid(algorithm: str, public_key) -> str:
+    """`<algorithm>-<RFC 7638 thumbprint>`: names the key, and never starts with "-" (which a
+    command line would take for an option)."""
+    return f"{algorithm.lower()}-{jwk_thumbprint(public_jwk(algorithm, public_key))}"
 
 
 def _generate_private_key(algorithm: str):
@@ -262,30 +269,52 @@ def _now() -> float:
 
 def keyset_invalidate() -> None:
     """Forget this process's key set: the next use re-reads the table."""
-    global _current
+    global _current, _snapshot_written
     _current = None
+    _snapshot_written = None
 
 
 def keyset() -> KeySet:
     """This process's key set, re-read from the database at most once per refresh interval."""
+    global _current
     current = _current
     if current is not None and time.monotonic() - current.loaded_at < settings.JWT_KEYSET_REFRESH_SECONDS:
         return current
     try:
         return _reload()
     except DatabaseError:
-        if current is None or connection.in_atomic_block:
+        if connection.in_atomic_block:
             raise
-        # Database down: keep the keys we know (tokens keep working) and try again later.
-        logger.warning("signing keys: database unavailable, keeping the cached key set")
+        # Database down: keep the keys we know (tokens keep working) and try again later; a
+        # process that knows none verifies with the public keys other processes shared.
+        logger.warning("signing keys: database unavailable, using the last key set seen")
+        if current is None:
+            snapshot = cache.get(SNAPSHOT_CACHE_KEY)
+            if not snapshot:
+                raise
+            current = keyset_build([SigningKey(**fields) for fields in snapshot], _now())
+            _current = current
         current.loaded_at = time.monotonic()
         return current
 
 
+# Verification data only (kid, algorithm, public key, times): what a process that starts while
+# the database is down needs to keep checking tokens. Written when the table changes.
+SNAPSHOT_CACHE_KEY = "signing:keyset"
+SNAPSHOT_FIELDS = ("id", "kid", "algorithm", "public_key", "created_at", "activates_at", "retired_at")
+_snapshot_written: tuple | None = None
+
+
 def _reload() -> KeySet:
-    global _current
-    _current = keyset_build(list(SigningKey.objects.all()), _now())
-    return _current
+    global _current, _snapshot_written
+    rows = list(SigningKey.objects.all())
+    fresh = _current = keyset_build(rows, _now())
+    fingerprint = tuple((row.kid, row.activates_at, row.retired_at) for row in rows)
+    if fingerprint != _snapshot_written:
+        snapshot = [{field: getattr(row, field) for field in SNAPSHOT_FIELDS} for row in rows]
+        cache.set(SNAPSHOT_CACHE_KEY, snapshot, timeout=None)
+        _snapshot_written = fingerprint
+    return fresh
 
 
 def signer() -> Key:
@@ -345,7 +374,7 @@ def _key_create(*, algorithm: str, activate_now: bool, current: KeySet, rows: li
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return SigningKey.objects.create(
-        kid=jwk_thumbprint(public_jwk(algorithm, public_key)),
+        kid=asymmetric_kid(algorithm, public_key),
         algorithm=algorithm,
         public_key=public_key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -146,11 +146,11 @@ def test_hs256_signs_with_jwt_signing_key_under_a_hashed_kid_and_publishes_nothi
     assert SigningKey.objects.get().private_key_encrypted == ""  # the secret is never stored
 
 
-def test_the_kid_is_the_rfc7638_thumbprint_of_the_public_key(api_client, alice):
+def test_the_kid_is_the_algorithm_and_the_rfc7638_thumbprint_of_the_public_key(api_client, alice):
     tokens = login(api_client, "alice")
     (key,) = jwks(api_client)
     assert jwt.PyJWK(key).key  # parses
-    assert header(tokens["access_token"])["kid"] == signing.jwk_thumbprint(key)
+    assert header(tokens["access_token"])["kid"] == "eddsa-" + signing.jwk_thumbprint(key)
 
 
 # --- Discovery --------------------------------------------------------------------------
@@ -217,6 +217,27 @@ def test_the_key_table_is_read_at_most_once_per_refresh_interval(alice, settings
     settings.JWT_KEYSET_REFRESH_SECONDS = 0
     with django_assert_num_queries(1):
         signing.keyset()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_that_starts_while_the_database_is_down_verifies_with_the_shared_public_keys(
+    api_client, alice, monkeypatch
+):
+    from django.db import DatabaseError
+
+    tokens = login(api_client, "alice")
+    assert me_status(tokens["access_token"]) == HTTPStatus.OK
+    signing._current = None  # a fresh worker: no key set in memory
+
+    def database_down(*args, **kwargs):
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr(signing.SigningKey.objects, "all", database_down)
+    key_set = signing.keyset()
+    kid = header(tokens["access_token"])["kid"]
+    assert key_set.verifier(kid) is not None and key_set.signer(time.time()) is None
+    assert "PRIVATE" not in str(signing.cache.get(signing.SNAPSHOT_CACHE_KEY))
+    assert all("private_key_encrypted" not in row for row in signing.cache.get(signing.SNAPSHOT_CACHE_KEY))
 
 
 # --- Rotation -----------------------------------------------------------------------------
