@@ -18,6 +18,16 @@ def _clean_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_signing_keys():
+    """Each test re-reads the key table: a key made in a rolled-back test must not sign the next."""
+    from accounts import signing
+
+    signing.keyset_invalidate()
+    yield
+    signing.keyset_invalidate()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

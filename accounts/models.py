@@ -122,3 +122,34 @@ class Session(models.Model):
     def is_live(self, now=None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and self.expires_at > now
+
+
+class SigningAlgorithm(models.TextChoices):
+    EDDSA = "EdDSA", "EdDSA (Ed25519)"
+    ES256 = "ES256", "ES256 (ECDSA P-256)"
+    RS256 = "RS256", "RS256 (RSA 2048)"
+    HS256 = "HS256", "HS256 (JWT_SIGNING_KEY)"
+
+
+class SigningKey(models.Model):
+    """A JWT signing key, shared by every process and host through the database.
+
+    The private key is stored only encrypted (Fernet, key-encryption keys from
+    JWT_KEY_ENCRYPTION_KEYS). An HS256 row stores no secret at all: its secret is
+    JWT_SIGNING_KEY and its kid a hash of it. A key signs from `activates_at` until the next
+    key activates, and verifies until its tokens have expired or it is retired.
+    """
+
+    kid = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=8, choices=SigningAlgorithm.choices)
+    public_key = models.TextField(blank=True, default="")  # PEM (SubjectPublicKeyInfo)
+    private_key_encrypted = models.TextField(blank=True, default="")  # Fernet token of the PKCS#8 DER
+    created_at = models.DateTimeField(default=timezone.now)
+    activates_at = models.DateTimeField()
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["activates_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.kid}"

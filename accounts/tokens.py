@@ -1,19 +1,85 @@
-"""JWTs, issued and checked by simplejwt. Gatehouse adds the session id (`sid`) and role."""
+"""JWTs, issued and checked by simplejwt. Gatehouse adds the session id (`sid`) and role, and
+signs with the key store's current key, naming it in the `kid` header (accounts.signing)."""
 
 import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
+import jwt
 from django.conf import settings
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import (
+    ExpiredTokenError,
+    TokenBackendError,
+    TokenBackendExpiredToken,
+    TokenError,
+)
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, Token
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from accounts import signing
 from accounts.errors import TokenExpired, TokenNotValid
+
+
+def token_kid(raw: str) -> str | None:
+    """The `kid` header, unverified: it only chooses which of our keys checks the signature."""
+    try:
+        kid = jwt.get_unverified_header(raw).get("kid")
+    except jwt.InvalidTokenError as exc:
+        raise TokenBackendError("Token is invalid") from exc
+    if kid is not None and not isinstance(kid, str):
+        raise TokenBackendError("Token is invalid")
+    return kid
+
+
+class KeyedTokenBackend(TokenBackend):
+    """simplejwt's backend with the key chosen per token by `kid`.
+
+    Signs with the key store's current key (kid in the header). Verifies with the key the kid
+    names and only that key's algorithm: the token's `alg` header never chooses anything, an
+    unknown or retired kid is refused, and a token without a kid is checked as the HS256
+    JWT_SIGNING_KEY tokens issued before kids existed. `iss` must be JWT_ISSUER or one of
+    JWT_PREVIOUS_ISSUERS.
+    """
+
+    def __init__(self) -> None:  # keys, issuer and audience are read per call (settings may change)
+        self.leeway = 0
+        self.json_encoder = None
+        self.jwks_client = None
+
+    def encode(self, payload: dict[str, Any]) -> str:
+        key = signing.signer()
+        claims = {**payload, "aud": settings.JWT_AUDIENCE, "iss": settings.JWT_ISSUER}
+        return jwt.encode(claims, key.signing, algorithm=key.algorithm, headers={"kid": key.kid})
+
+    def decode(self, token, verify: bool = True) -> dict[str, Any]:
+        if not verify:
+            raise TokenBackendError("Token is invalid")  # never needed: nothing is read unverified
+        key = signing.keyset().verifier(token_kid(token))
+        if key is None:
+            raise TokenBackendError("Token is invalid")
+        try:
+            return jwt.decode(
+                token,
+                key.verifying,
+                algorithms=[key.algorithm],
+                audience=settings.JWT_AUDIENCE,
+                issuer=[settings.JWT_ISSUER, *settings.JWT_PREVIOUS_ISSUERS],
+                leeway=0,
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenBackendExpiredToken("Token is expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise TokenBackendError("Token is invalid") from exc
+
+
+token_backend = KeyedTokenBackend()
 
 
 class SessionRefreshToken(Token):
@@ -23,9 +89,15 @@ class SessionRefreshToken(Token):
     token_type = "refresh"
     lifetime = api_settings.REFRESH_TOKEN_LIFETIME
 
+    def get_token_backend(self) -> TokenBackend:
+        return token_backend
+
 
 class SessionAccessToken(AccessToken):
     token_type = "access"
+
+    def get_token_backend(self) -> TokenBackend:
+        return token_backend
 
 
 REMEMBER_ME_CLAIM = "rmb"
@@ -101,6 +173,7 @@ def _decode(token_class: type[Token], raw) -> Token:
     for claim in ("sub", "sid", "jti", "exp"):
         if not isinstance(token.payload.get(claim), (str, int)):
             raise TokenNotValid()
+    token.kid = token_kid(raw)  # checked again on every use: a retired kid fails at once
     return token
 
 
@@ -113,14 +186,17 @@ def access_token_decode(raw: str) -> Token:
     """Signature, algorithm, exp, iss, aud and token_type checked; raises TokenNotValid/Expired.
 
     A verified token is remembered per process (bounded LRU keyed by the exact string): the
-    signature of a given string cannot change, and `exp` is re-checked on every use. Failures
-    are never cached. Revocation is checked separately, on every request.
+    signature of a given string cannot change, and `exp` and the key (not retired, still
+    trusted) are re-checked on every use, from memory. Failures are never cached. Revocation
+    is checked separately, on every request.
     """
     if not isinstance(raw, str):
         raise TokenNotValid()
     token = _access_token_verified(raw)
     if token.payload["exp"] <= time.time():
         raise TokenExpired()
+    if signing.keyset().verifier(token.kid) is None:
+        raise TokenNotValid()
     return token
 
 

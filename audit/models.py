@@ -29,6 +29,8 @@ class Event(models.TextChoices):
     RATELIMIT_EXCEEDED = "ratelimit.exceeded", "Rate limit exceeded"
     AUDIT_PRUNED = "audit.pruned", "Audit log pruned"
     CLEANUP_RAN = "system.cleanup", "Expired records cleaned up"
+    JWT_KEY_ROTATED = "jwt_key.rotated", "JWT signing key rotated"
+    JWT_KEY_RETIRED = "jwt_key.retired", "JWT signing key retired"
 
 
 class Outcome(models.TextChoices):

@@ -361,6 +361,7 @@ def gatehouse_env(database_url: str, redis_url: str) -> dict:
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
+            "PUBLIC_BASE_URL": "http://127.0.0.1",
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",

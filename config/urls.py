@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.api import discovery
 from accounts.pages import ResetPasswordDoneView, ResetPasswordPageView, StaffPasswordChangeView
 from config import exception_handler
 from config.observability.views import LivenessView, metrics_view
@@ -36,6 +37,12 @@ api_v1 = [
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("metrics", metrics_view, name="metrics"),
+    re_path(r"^\.well-known/jwks\.json/?$", discovery.JWKSView.as_view(), name="jwks"),
+    re_path(
+        r"^\.well-known/oauth-authorization-server/?$",
+        discovery.AuthorizationServerMetadataView.as_view(),
+        name="oauth-authorization-server",
+    ),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="api-schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path(

@@ -4,13 +4,13 @@ import random
 from datetime import timedelta
 
 import pytest
-from accounts.client import SYSTEM
 from django.core.cache import cache
 from django.utils import timezone
 
 from audit.models import AuditEvent, Event, Outcome
 from audit.overview import CACHE_KEY
 from audit.services import audit_record
+from core.request import SYSTEM
 from tests.test_admin_browser import ARTIFACTS, admin_login, page  # noqa: F401 - `page` is a fixture
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]

@@ -118,7 +118,7 @@ def test_counters_move_only_when_the_audit_event_commits(transactional_db):
 
     audit_listener_add(listener)
     try:
-        from accounts.client import SYSTEM
+        from core.request import SYSTEM
 
         with pytest.raises(RuntimeError), transaction.atomic():
             audit_record(event=Event.LOGIN_FAILED, meta=SYSTEM, details={"reason": "invalid_credentials"})
@@ -137,7 +137,7 @@ def test_a_failing_listener_never_fails_the_audited_write(transactional_db):
 
     audit_listener_add(broken)
     try:
-        from accounts.client import SYSTEM
+        from core.request import SYSTEM
 
         audit_record(event=Event.LOCKED_OUT, meta=SYSTEM)
     finally:

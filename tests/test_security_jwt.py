@@ -15,9 +15,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 
+from accounts import signing
 from accounts.models import Session
 from accounts.tests.factories import UserFactory
 from accounts.tests.helpers import bearer_client, login
+from accounts.tests.signing_helpers import sign_as_gatehouse
 
 pytestmark = pytest.mark.django_db
 
@@ -43,9 +45,23 @@ def parts(token: str) -> tuple[dict, dict, str]:
 
 
 def sign(payload: dict, *, key=None, algorithm="HS256", headers=None) -> str:
-    return jwt.encode(
-        payload, key or settings.SIMPLE_JWT["SIGNING_KEY"], algorithm=algorithm, headers=headers
-    )
+    """Without a key: signed exactly as Gatehouse signs (its current key and kid), so only the
+    claims or headers under test are wrong. With a key: the attacker's."""
+    if key is None:
+        return sign_as_gatehouse(payload, headers=headers)
+    return jwt.encode(payload, key, algorithm=algorithm, headers=headers)
+
+
+def our_kid(token: str) -> str:
+    return parts(token)[0]["kid"]
+
+
+def mac(secret: bytes, header: dict, payload: dict) -> str:
+    import hashlib
+    import hmac
+
+    signing_input = f"{b64json(header)}.{b64json(payload)}"
+    return f"{signing_input}.{b64(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())}"
 
 
 def assert_rejected(token: str, api_client, code: str | None = None) -> None:
@@ -76,14 +92,62 @@ def claims(victim) -> dict:
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
-def test_alg_none_in_every_spelling(api_client, claims, alg):
-    token = f"{b64json({'alg': alg, 'typ': 'JWT'})}.{b64json({**claims, 'role': 'admin'})}."
+@pytest.mark.parametrize("with_kid", [False, True])
+def test_alg_none_in_every_spelling(api_client, victim, claims, alg, with_kid):
+    head = {"alg": alg, "typ": "JWT", **({"kid": our_kid(victim["access_token"])} if with_kid else {})}
+    token = f"{b64json(head)}.{b64json({**claims, 'role': 'admin'})}."
     assert_rejected(token, api_client)
     assert_rejected(token + "c2ln", api_client)
 
 
-def test_hs256_with_a_wrong_key(api_client, claims):
-    assert_rejected(sign(claims, key=ATTACKER_HS_KEY), api_client)
+def test_hs256_with_a_wrong_key(api_client, victim, claims):
+    assert_rejected(sign(claims, key=ATTACKER_HS_KEY), api_client)  # no kid: the legacy HS256 path
+    assert_rejected(
+        sign(claims, key=ATTACKER_HS_KEY, headers={"kid": our_kid(victim["access_token"])}), api_client
+    )
+    hs_kid = signing.hs256_kid(settings.JWT_SIGNING_KEY)
+    assert_rejected(sign(claims, key=ATTACKER_HS_KEY, headers={"kid": hs_kid}), api_client)
+
+
+def test_hs256_keyed_with_our_published_public_key_alg_confusion(api_client, victim, claims):
+    """RFC 8725 2.1: the kid names an Ed25519 key, so only EdDSA can verify it; an HMAC whose
+    secret is the public key (PEM, raw, or its JWK x) is refused."""
+    kid = our_kid(victim["access_token"])
+    (jwk,) = api_client.get("/.well-known/jwks.json").json()["keys"]
+    public_key = jwt.PyJWK(jwk).key
+    pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    forged_claims = {**claims, "role": "admin"}
+    for secret in (pem, raw, jwk["x"].encode(), json.dumps(jwk).encode()):
+        for head in ({"alg": "HS256", "typ": "JWT", "kid": kid}, {"alg": "HS256", "typ": "JWT"}):
+            assert_rejected(mac(secret, head, forged_claims), api_client)
+
+
+def test_a_kid_is_checked_with_its_own_algorithm_only(api_client, victim, claims, settings):
+    """An ES256 kid on a token our Ed25519 key signed: refused (the alg header chooses nothing)."""
+    ed_kid = our_kid(victim["access_token"])
+    settings.JWT_ALGORITHM = "ES256"
+    settings.JWT_KEY_PUBLISH_SECONDS = 0
+    signing.signer()  # the ES256 key exists and signs; the Ed25519 key still verifies
+    es_kid = next(
+        k["kid"] for k in api_client.get("/.well-known/jwks.json").json()["keys"] if k["kty"] == "EC"
+    )
+    ed_private = next(k for k in signing.keyset().timeline if k.kid == ed_kid).signing
+    assert_rejected(jwt.encode(claims, ed_private, algorithm="EdDSA", headers={"kid": es_kid}), api_client)
+    assert bearer_client(victim["access_token"]).get("/api/v1/auth/me").status_code == HTTPStatus.OK
+
+
+def test_a_token_signed_by_our_key_under_an_unknown_or_retired_kid(api_client, victim, claims):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    assert_rejected(sign(claims, headers={"kid": "not-a-key-of-ours"}), api_client)
+    old_kid = our_kid(victim["access_token"])
+    old_private = signing.signer().signing
+    call_command("jwt_keys", "retire", old_kid, stdout=StringIO())
+    assert_rejected(jwt.encode(claims, old_private, algorithm="EdDSA", headers={"kid": old_kid}), api_client)
+    assert_rejected(victim["access_token"], api_client)
 
 
 def test_claims_changed_under_the_old_signature(api_client, victim, claims):
@@ -98,11 +162,17 @@ def test_stripped_or_empty_signature(api_client, victim, signature):
     assert_rejected(f"{header}.{payload}.{signature}", api_client)
 
 
-def test_rs256_and_es256_tokens_signed_by_an_attacker(api_client, claims):
+def test_rs256_es256_and_eddsa_tokens_signed_by_an_attacker(api_client, victim, claims):
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    assert_rejected(sign(claims, key=rsa_key, algorithm="RS256"), api_client)
-    assert_rejected(sign(claims, key=ec_key, algorithm="ES256"), api_client)
+    ed_key = ed25519.Ed25519PrivateKey.generate()
+    kid = {"kid": our_kid(victim["access_token"])}
+    for headers in (None, kid):
+        assert_rejected(sign(claims, key=rsa_key, algorithm="RS256", headers=headers), api_client)
+        assert_rejected(sign(claims, key=ec_key, algorithm="ES256", headers=headers), api_client)
+        assert_rejected(sign(claims, key=ed_key, algorithm="EdDSA", headers=headers), api_client)
     # Key confusion: an HS256 token whose "secret" is the attacker's public key.
     public_pem = rsa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -133,9 +203,15 @@ def test_key_headers_are_never_followed(api_client, claims, extra_header):
 
 
 def test_a_valid_token_with_odd_headers_is_still_checked_by_our_key_only(api_client, claims):
-    token = sign(claims, headers={"kid": "../../etc/passwd", "jku": "http://127.0.0.1:9/x"})
-    # Correctly signed with our key: the headers change nothing, it works like any other token.
+    token = sign(claims, headers={"jku": "http://127.0.0.1:9/x", "x5u": "http://127.0.0.1:9/c"})
+    # Correctly signed with our key under its kid: the URLs change nothing, it works as any token.
     assert bearer_client(token).get("/api/v1/auth/me").status_code == HTTPStatus.OK
+    # The kid only names one of our keys; a path or query in it names none.
+    assert_rejected(sign(claims, headers={"kid": "../../etc/passwd"}), api_client)
+    ed_key = signing.signer()
+    signing_input = f"{b64json({'alg': 'EdDSA', 'typ': 'JWT', 'kid': 7})}.{b64json(claims)}"
+    raw = f"{signing_input}.{b64(ed_key.signing.sign(signing_input.encode()))}"
+    assert_rejected(raw, api_client)
 
 
 # --- Claims -----------------------------------------------------------------------------
@@ -157,6 +233,8 @@ def test_wrong_audience_or_issuer(api_client, claims, change):
     payload = {**claims, **change}
     payload = {k: v for k, v in payload.items() if v is not None}
     assert_rejected(sign(payload), api_client)
+    # The same on the legacy path (no kid, HS256 with JWT_SIGNING_KEY).
+    assert_rejected(jwt.encode(payload, settings.JWT_SIGNING_KEY, algorithm="HS256"), api_client)
 
 
 def test_missing_claims(api_client, claims):
@@ -286,7 +364,8 @@ def test_tokens_in_query_strings_or_bodies_never_authenticate(api_client, victim
     )
 
 
-def test_the_signing_algorithm_is_the_allow_listed_one(victim):
+def test_the_signing_algorithm_is_the_configured_one_under_a_published_kid(api_client, victim):
     header, _, _ = parts(victim["access_token"])
-    assert header["alg"] == "HS256"
-    assert settings.SIMPLE_JWT["ALGORITHM"] == "HS256"
+    assert header["alg"] == settings.JWT_ALGORITHM == "EdDSA"
+    published = api_client.get("/.well-known/jwks.json").json()["keys"]
+    assert [(key["kid"], key["alg"]) for key in published] == [(header["kid"], "EdDSA")]

@@ -16,8 +16,13 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6399/0",
     "DATABASE_URL": "sqlite:////tmp/gatehouse-check.sqlite3",
     "DJANGO_ALLOWED_HOSTS": "auth.example.com",
+    "PUBLIC_BASE_URL": "https://auth.example.com",
 }
-_CLEAN = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "JWT_", "REDIS_", "DATABASE_"))}
+_CLEAN = {
+    k: v
+    for k, v in os.environ.items()
+    if not k.startswith(("DJANGO_", "JWT_", "REDIS_", "DATABASE_", "PUBLIC_BASE_URL"))
+}
 
 
 def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -42,7 +47,7 @@ def test_production_passes_check_deploy():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "JWT_SIGNING_KEY"])
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "PUBLIC_BASE_URL"])
 def test_production_refuses_to_start_without_a_required_variable(missing):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
     result = manage("check", env=env)
@@ -136,6 +141,68 @@ def test_transaction_pool_mode_keeps_no_session_state_on_the_connection():
     assert pooled == [{"connect_timeout": 3, "prepare_threshold": None}, True, None]
     direct = last_json_line(manage("shell", "-c", probe, env=env))
     assert direct == [{"connect_timeout": 3, "options": "-c statement_timeout=15000"}, False, None]
+
+
+def test_production_needs_jwt_signing_key_only_for_hs256():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "JWT_SIGNING_KEY"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = manage("check", env={**env, "JWT_ALGORITHM": "HS256"})
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == "error: JWT_SIGNING_KEY must be set in production (see README, Configuration)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "JWT_ALGORITHM",
+            "none",
+            "error: JWT_ALGORITHM must be one of EdDSA, ES256, RS256, HS256, not 'none'",
+        ),
+        (
+            "JWT_ALGORITHM",
+            "HS512",
+            "error: JWT_ALGORITHM must be one of EdDSA, ES256, RS256, HS256, not 'HS512'",
+        ),
+        (
+            "PUBLIC_BASE_URL",
+            "auth.example.com",
+            "error: PUBLIC_BASE_URL must be an absolute http(s) URL like https://id.example.com, "
+            "not 'auth.example.com'",
+        ),
+        (
+            "JWT_KEY_ENCRYPTION_KEYS",
+            "not-a-fernet-key",
+            "error: JWT_KEY_ENCRYPTION_KEYS must be comma-separated Fernet keys "
+            "(32 url-safe base64-encoded bytes each)",
+        ),
+        ("JWT_KEY_PUBLISH_SECONDS", "-1", "error: JWT_KEY_PUBLISH_SECONDS must be 0 or more, not -1"),
+        (
+            "JWT_KEY_PUBLISH_SECONDS",
+            "ten",
+            "error: JWT_KEY_PUBLISH_SECONDS must be a whole number, not 'ten'",
+        ),
+    ],
+)
+def test_bad_signing_settings_are_one_line_errors(variable, value, message):
+    for env in ({variable: value}, {**PRODUCTION_ENV, variable: value}):
+        result = manage("check", env=env)
+        assert result.returncode == 1
+        assert result.stderr.strip() == message
+
+
+def test_issuer_defaults_to_public_base_url_and_previous_issuers_to_gatehouse():
+    probe = "from django.conf import settings; print(settings.JWT_ISSUER, settings.JWT_PREVIOUS_ISSUERS)"
+    result = manage(
+        "shell", "-c", probe, env={**PRODUCTION_ENV, "PUBLIC_BASE_URL": "https://id.example.com/"}
+    )
+    assert result.stdout.strip().splitlines()[-1] == "https://id.example.com ['gatehouse']", result.stderr
+    result = manage("shell", "-c", probe, env={"JWT_ISSUER": "urn:x", "JWT_PREVIOUS_ISSUERS": "a, b"})
+    assert result.stdout.strip().splitlines()[-1] == "urn:x ['a', 'b']", result.stderr
 
 
 def test_production_refuses_a_short_jwt_key():

@@ -81,13 +81,11 @@ def test_full_flow_register_login_me_refresh_logout(api_client):
     assert again.json()["code"] == "token_revoked"
 
 
-def test_access_token_claims(tokens, user):
-    access = jwt.decode(
-        tokens["access_token"],
-        settings.SIMPLE_JWT["SIGNING_KEY"],
-        algorithms=["HS256"],
-        audience=settings.JWT_AUDIENCE,
-        issuer=settings.JWT_ISSUER,
+def test_access_token_claims(api_client, tokens, user):
+    from accounts.tests.signing_helpers import decode_with_jwks
+
+    access = decode_with_jwks(
+        tokens["access_token"], api_client, audience=settings.JWT_AUDIENCE, issuer=settings.JWT_ISSUER
     )
     assert access["sub"] == str(user.pk)
     assert access["role"] == "user" and access["token_type"] == "access"
@@ -186,7 +184,9 @@ def test_access_token_is_not_a_refresh_token_and_vice_versa(api_client, tokens):
 def test_expired_access_token(api_client, user, tokens, settings):
     payload = claims(tokens["access_token"])
     payload["exp"] = int((timezone.now() - timedelta(seconds=5)).timestamp())
-    expired = jwt.encode(payload, settings.SIMPLE_JWT["SIGNING_KEY"], algorithm="HS256")
+    from accounts.tests.signing_helpers import sign_as_gatehouse
+
+    expired = sign_as_gatehouse(payload)
     response = bearer_client(expired).get("/api/v1/auth/me")
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response.json()["code"] == "token_expired"

@@ -76,10 +76,11 @@ def test_sid_that_is_not_a_uuid_is_token_not_valid(tokens, settings):
     import jwt
 
     from accounts.tests.helpers import bearer_client
+    from accounts.tests.signing_helpers import sign_as_gatehouse
 
     payload = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     payload["sid"] = "../../etc/passwd"
-    forged = jwt.encode(payload, settings.SIMPLE_JWT["SIGNING_KEY"], algorithm="HS256")
+    forged = sign_as_gatehouse(payload)
     response = bearer_client(forged).get("/api/v1/auth/me")
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response.json()["code"] == "token_not_valid"

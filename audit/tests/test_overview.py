@@ -7,13 +7,13 @@ from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from accounts.client import SYSTEM
 from django.core.cache import cache
 from django.utils import timezone
 
 from audit.models import AuditEvent, Event
 from audit.overview import CACHE_KEY, security_overview_compute
 from audit.services import audit_record
+from core.request import SYSTEM
 
 pytestmark = pytest.mark.django_db
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import dj_database_url
+from cryptography.fernet import Fernet
 from django.utils.crypto import salted_hmac
 
 from config.observability.logformat import logging_settings
@@ -66,6 +67,36 @@ def env_origins(name: str) -> list[str]:
             raise SystemExit(f"error: {name}: drop the default port from {raw!r}")
         origins.append(origin)
     return origins
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name) or default
+    if value not in choices:
+        raise SystemExit(f"error: {name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def env_url(name: str, default: str) -> str:
+    """An absolute http(s) URL without path, query or fragment, trailing slash removed."""
+    value = env_str(name, default).rstrip("/")
+    parsed = urlsplit(value)
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc or parsed.query or parsed.fragment:
+        raise SystemExit(
+            f"error: {name} must be an absolute http(s) URL like https://id.example.com, not {value!r}"
+        )
+    return value
+
+
+def env_fernet_keys(name: str) -> list[str]:
+    keys = env_list(name, "")
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise SystemExit(
+                f"error: {name} must be comma-separated Fernet keys (32 url-safe base64-encoded bytes each)"
+            ) from None
+    return keys
 
 
 # --- Core -------------------------------------------------------------------
@@ -299,23 +330,47 @@ SPECTACULAR_SETTINGS = {
 ACCESS_TOKEN_LIFETIME_SECONDS = env_int("ACCESS_TOKEN_LIFETIME_SECONDS", 900)
 REFRESH_TOKEN_LIFETIME_SECONDS = env_int("REFRESH_TOKEN_LIFETIME_SECONDS", 604800)
 REFRESH_TOKEN_REMEMBER_ME_SECONDS = env_int("REFRESH_TOKEN_REMEMBER_ME_SECONDS", 2592000)
-JWT_ISSUER = "gatehouse"
 JWT_AUDIENCE = "gatehouse-api"
 
+# --- Signing keys (accounts.signing) -----------------------------------------------
+# The algorithm new keys are made for: asymmetric by default, so resource servers can verify
+# tokens from the JWKS without holding a secret that can mint them.
+JWT_ALGORITHMS = ("EdDSA", "ES256", "RS256", "HS256")
+JWT_ALGORITHM = env_choice("JWT_ALGORITHM", "EdDSA", JWT_ALGORITHMS)
+# Where clients reach this service; discovery documents (and mail links) are built from it.
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# The `iss` of every token and the discovery document's `issuer`.
+JWT_ISSUER = env_str("JWT_ISSUER") or PUBLIC_BASE_URL
+# Issuers of tokens still in circulation ("gatehouse" before discovery existed): accepted
+# until those tokens expire.
+JWT_PREVIOUS_ISSUERS = env_list("JWT_PREVIOUS_ISSUERS", "gatehouse")
+# A new key is in the JWKS this long before it signs, so resource servers that cache the JWKS
+# (max-age 300) never meet an unknown kid.
+JWT_KEY_PUBLISH_SECONDS = env_int("JWT_KEY_PUBLISH_SECONDS", 600)
+if JWT_KEY_PUBLISH_SECONDS < 0:
+    raise SystemExit(f"error: JWT_KEY_PUBLISH_SECONDS must be 0 or more, not {JWT_KEY_PUBLISH_SECONDS}")
+# Fernet keys that encrypt private keys in the database (first encrypts, all decrypt). Empty:
+# one derived from DJANGO_SECRET_KEY with HKDF.
+JWT_KEY_ENCRYPTION_KEYS = env_fernet_keys("JWT_KEY_ENCRYPTION_KEYS")
+# How often a process re-reads the key table: bounds how long a retired key keeps working.
+JWT_KEYSET_REFRESH_SECONDS = 1.0
+# The HS256 secret; each profile sets it (production only when HS256 signs or legacy tokens live).
+JWT_SIGNING_KEY = ""
 
-def simple_jwt_settings(signing_key: str) -> dict:
-    """simplejwt configuration; the signing key comes from the profile. Only what simplejwt's
-    token classes read: rotation, the blacklist and last_login are Gatehouse's own
-    (accounts.services.sessions), so simplejwt's view flags for them are not set."""
+
+def simple_jwt_settings(signing_key: str, *, issuer: str = JWT_ISSUER) -> dict:
+    """simplejwt configuration. Keys and algorithms come from accounts.signing (by kid); the
+    HS256 secret (JWT_SIGNING_KEY) comes from the profile."""
     return {
         "ACCESS_TOKEN_LIFETIME": timedelta(seconds=ACCESS_TOKEN_LIFETIME_SECONDS),
         "REFRESH_TOKEN_LIFETIME": timedelta(seconds=REFRESH_TOKEN_LIFETIME_SECONDS),
-        # One algorithm: the allow-list handed to PyJWT is exactly this.
-        "ALGORITHM": "HS256",
+        # Gatehouse's token classes use accounts.tokens.KeyedTokenBackend, which picks the key
+        # and its one algorithm by kid; simplejwt's default backend is never used.
+        "ALGORITHM": JWT_ALGORITHM,
         "SIGNING_KEY": signing_key,
         "VERIFYING_KEY": "",
         "AUDIENCE": JWT_AUDIENCE,
-        "ISSUER": JWT_ISSUER,
+        "ISSUER": issuer,
         "LEEWAY": 0,
         "AUTH_HEADER_TYPES": ("Bearer",),
         "TOKEN_TYPE_CLAIM": "token_type",

@@ -18,7 +18,9 @@ def _local_secret_key() -> str:
 
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _local_secret_key()
-SIMPLE_JWT = simple_jwt_settings(env_str("JWT_SIGNING_KEY") or derived_key("gatehouse.jwt", SECRET_KEY))
+# The HS256 secret: signs in HS256 mode, and verifies tokens made before signing keys had kids.
+JWT_SIGNING_KEY = env_str("JWT_SIGNING_KEY") or derived_key("gatehouse.jwt", SECRET_KEY)
+SIMPLE_JWT = simple_jwt_settings(JWT_SIGNING_KEY)
 
 # runserver serves static files itself; no collectstatic step for a first try.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

@@ -1,7 +1,7 @@
 """Production: secrets and shared services are required; `check --deploy` is clean."""
 
 from .base import *  # noqa: F403
-from .base import env_bool, env_int, env_str, logging_settings, simple_jwt_settings
+from .base import JWT_ALGORITHM, env_bool, env_int, env_str, env_url, logging_settings, simple_jwt_settings
 
 
 def _required(name: str) -> str:
@@ -12,10 +12,15 @@ def _required(name: str) -> str:
 
 
 SECRET_KEY = _required("DJANGO_SECRET_KEY")
-JWT_SIGNING_KEY = _required("JWT_SIGNING_KEY")
-if len(JWT_SIGNING_KEY) < 32:
+# Issuer, discovery URLs and mail links: never guessed from a request's Host header.
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", _required("PUBLIC_BASE_URL"))
+JWT_ISSUER = env_str("JWT_ISSUER") or PUBLIC_BASE_URL
+# The HS256 secret: needed to sign in HS256 mode, and kept after a switch to an asymmetric
+# algorithm until the tokens it signed have expired.
+JWT_SIGNING_KEY = _required("JWT_SIGNING_KEY") if JWT_ALGORITHM == "HS256" else env_str("JWT_SIGNING_KEY")
+if JWT_SIGNING_KEY and len(JWT_SIGNING_KEY) < 32:
     raise SystemExit("error: JWT_SIGNING_KEY must be at least 32 characters of random data")
-SIMPLE_JWT = simple_jwt_settings(JWT_SIGNING_KEY)
+SIMPLE_JWT = simple_jwt_settings(JWT_SIGNING_KEY, issuer=JWT_ISSUER)
 
 # Several processes must share revocations and rate-limit counters.
 if not (env_str("REDIS_URL") or env_str("REDIS_SENTINELS")):

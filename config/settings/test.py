@@ -1,10 +1,15 @@
 """Tests: PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (CI sets them), else SQLite."""
 
 from .base import *  # noqa: F403
-from .base import derived_key, simple_jwt_settings
+from .base import derived_key, env_str, env_url, simple_jwt_settings
 
 SECRET_KEY = "test-only-secret-key-not-for-any-deployment-0123456789"  # noqa: S105
-SIMPLE_JWT = simple_jwt_settings(derived_key("gatehouse.jwt", SECRET_KEY))
+# What Django's test client sends as its host.
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "http://testserver")
+JWT_ISSUER = env_str("JWT_ISSUER") or PUBLIC_BASE_URL
+# Kept in tests so HS256 mode and legacy (kid-less) tokens can be exercised.
+JWT_SIGNING_KEY = derived_key("gatehouse.jwt", SECRET_KEY)
+SIMPLE_JWT = simple_jwt_settings(JWT_SIGNING_KEY, issuer=JWT_ISSUER)
 
 # Argon2 stays first (what production runs) with a small cost, so the suite stays fast.
 PASSWORD_HASHERS = [
