@@ -128,6 +128,52 @@ def _lock_chain_head(chain: int) -> AuditChainHead:
         return AuditChainHead.objects.select_for_update().get(pk=chain)
 
 
+# The write path is two statements on PostgreSQL (lock the head; insert the event and move the
+# head), written in SQL because it runs in every login, refresh and logout while the head is held.
+_EVENT_FIELDS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+
+
+def _head_select_sql(connection) -> str:
+    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return f"SELECT last_seq, last_hash FROM {table} WHERE id = %s{lock}"  # noqa: S608 - names from the model
+
+
+def _locked_head_position(connection, chain: int) -> tuple[int, str]:
+    """Lock the chain's head row until the transaction ends; its last seq and hash."""
+    sql = _head_select_sql(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [chain])
+        found = cursor.fetchone()
+        if found is None:
+            AuditChainHead.objects.bulk_create([AuditChainHead(pk=chain)], ignore_conflicts=True)
+            cursor.execute(sql, [chain])
+            found = cursor.fetchone()
+    return found[0], found[1]
+
+
+def _insert_and_move_head(connection, row: AuditEvent) -> None:
+    if connection.vendor != "postgresql":
+        row.save(force_insert=True)
+        AuditChainHead.objects.filter(pk=row.chain).update(last_seq=row.seq, last_hash=row.hash)
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in _EVENT_FIELDS)
+    # Table and column names come from the models; every value is a parameter.
+    head_table, event_table = quote(AuditChainHead._meta.db_table), quote(AuditEvent._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(_EVENT_FIELDS))
+    sql = (
+        f"WITH head AS (UPDATE {head_table} SET last_seq = %s, last_hash = %s "  # noqa: S608
+        f"WHERE id = %s) INSERT INTO {event_table} ({columns}) VALUES ({placeholders}) RETURNING id"
+    )
+    params = [row.seq, row.hash, row.chain]
+    params += [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _EVENT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row.pk = cursor.fetchone()[0]
+    row._state.adding, row._state.db = False, connection.alias
+
+
 def audit_record(
     *,
     event: str,
@@ -169,10 +215,10 @@ def audit_record(
         row.chain = _chain_of_transaction(connection, chain_for(event=row, chains=chain_count()))
         # Lock last: the head is held only from here to the end of the caller's transaction,
         # and it blocks only the writers of this one chain.
-        head = _lock_chain_head(row.chain)
-        row.seq = head.last_seq + 1
+        last_seq, last_hash = _locked_head_position(connection, row.chain)
+        row.seq = last_seq + 1
         row.timestamp = timezone.now()
-        row.prev_hash = head.last_hash
+        row.prev_hash = last_hash
         row.hash_version = HASH_VERSION
         row.hash = event_hash(
             prev_hash=row.prev_hash,
@@ -181,8 +227,7 @@ def audit_record(
             timestamp=row.timestamp,
             fields=hashed_fields(row),
         )
-        row.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=row.chain).update(last_seq=row.seq, last_hash=row.hash)
+        _insert_and_move_head(connection, row)
     return row
 
 
