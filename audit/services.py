@@ -65,8 +65,50 @@ def event_hash(
         content = {"seq": seq, "timestamp": timestamp.isoformat(), **fields}
     else:
         content = {"chain": chain, "seq": seq, "timestamp": timestamp.isoformat(), **fields}
-    encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
-    return hashlib.sha256(f"{prev_hash}|{encoded}".encode()).hexdigest()
+    return hashlib.sha256(f"{prev_hash}|{canonical_json(content)}".encode()).hexdigest()
+
+
+_encode_str = json.encoder.encode_basestring_ascii
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def stored_event_hash(
+    prev_hash: str,
+    chain: int,
+    seq: int,
+    version: int,
+    timestamp_iso: str,
+    details_json: str,
+    actor_ref: int | None,
+    actor_kind: str,
+    actor_label: str,
+    event: str,
+    ip_address: str | None,
+    outcome: str,
+    request_id: str,
+    target_label: str,
+    target_ref: int | None,
+    user_agent: str,
+) -> str:
+    """event_hash, byte for byte, for a stored row read as plain values (audit_verify's hot
+    loop): the same canonical JSON spelled out in its sorted key order, with no dict to build.
+    `details_json` is already canonical; the text columns are NOT NULL."""
+    position = "" if version == 1 else f'"chain":{chain},'
+    actor_id = "null" if actor_ref is None else actor_ref
+    target_id = "null" if target_ref is None else target_ref
+    ip = "null" if ip_address is None else _encode_str(ip_address)
+    content = (
+        f'{{"actor_id":{actor_id},"actor_kind":{_encode_str(actor_kind)},'
+        f'"actor_label":{_encode_str(actor_label)},{position}"details":{details_json},'
+        f'"event":{_encode_str(event)},"ip_address":{ip},"outcome":{_encode_str(outcome)},'
+        f'"request_id":{_encode_str(request_id)},"seq":{seq},"target_label":{_encode_str(target_label)},'
+        f'"target_user_id":{target_id},"timestamp":{_encode_str(timestamp_iso)},'
+        f'"user_agent":{_encode_str(user_agent)}}}'
+    )
+    return hashlib.sha256(f"{prev_hash}|{content}".encode()).hexdigest()
 
 
 def hashed_fields(event: AuditEvent) -> dict:

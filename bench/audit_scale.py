@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import threading
@@ -320,6 +321,7 @@ def main() -> int:
         "--chains", type=int, default=settings.AUDIT_CHAINS, help="AUDIT_CHAINS for the new design"
     )
     parser.add_argument("--modes", default="chains,single,plain", help="which designs to run")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds; medians reported (1)")
     parser.add_argument("--seed", type=int, default=0, help="seed N chained events instead of the write test")
     parser.add_argument("--verify", action="store_true", help="with --seed: time manage.py audit_verify")
     args = parser.parse_args()
@@ -344,11 +346,23 @@ def main() -> int:
         "each transaction after the audit write (the throwaway server runs fsync=off, synchronous_commit=off)"
     )
     chains_by_mode = {"chains": args.chains, "single": 1, "plain": args.chains}
-    results = {}
-    for mode in args.modes.split(","):
-        results[mode] = run_mode(mode, chains=chains_by_mode[mode], args=args, users=users)
-        label = {"chains": f"{args.chains} chains", "single": "single head", "plain": "plain inserts"}[mode]
-        print(f"{label:>14}: {results[mode]['events_per_s']:8.1f} events/s  {json.dumps(results[mode])}")  # noqa: T201
+    labels = {"chains": f"{args.chains} chains", "single": "single head", "plain": "plain inserts"}
+    runs: dict[str, list[dict]] = {}
+    # Rounds interleave the designs, so a load change on a shared machine hits all of them.
+    for round_number in range(1, args.rounds + 1):
+        for mode in args.modes.split(","):
+            result = run_mode(mode, chains=chains_by_mode[mode], args=args, users=users)
+            runs.setdefault(mode, []).append(result)
+            print(  # noqa: T201
+                f"round {round_number} {labels[mode]:>14}: {result['events_per_s']:8.1f} events/s  "
+                f"{json.dumps(result)}"
+            )
+    results = {
+        mode: {"events_per_s": statistics.median(r["events_per_s"] for r in rs)} for mode, rs in runs.items()
+    }
+    if args.rounds > 1:
+        for mode, result in results.items():
+            print(f"median {labels[mode]:>14}: {result['events_per_s']:8.1f} events/s")  # noqa: T201
     empty_log()
     summary = {
         "writers": args.writers,

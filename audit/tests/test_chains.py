@@ -453,3 +453,27 @@ def test_api_admin_and_export_list_every_chain_newest_first_by_id(api_client, ad
     call_command("audit_export", "--output", str(path), stdout=io.StringIO())
     exported = [json.loads(line)["id"] for line in path.read_text().splitlines()]
     assert exported == sorted(AuditEvent.objects.values_list("id", flat=True))
+
+
+def test_verify_recomputes_exactly_what_the_writer_hashed_for_any_content(user):
+    """audit_verify's fast recomputation and the writer's event_hash agree byte for byte."""
+    odd = RequestMeta(
+        ip_address="2001:db8::1", user_agent='Zoë\'s ☃ agent "quoted"\n', request_id="r-ü", actor_kind="user"
+    )
+    audit_record(
+        event=Event.LOGIN_SUCCEEDED, meta=odd, actor=user, target=user, details={"remember_me": True}
+    )
+    audit_record(
+        event=Event.USER_UPDATED,
+        meta=RequestMeta(ip_address=None),
+        target_label="名前 ☃",
+        details={"b": [1, 2.5, None, "ü", {"y": False}], "a": {"z": True}, "empty": {}, "n": -3},
+    )
+    whole_second = fail_login("whole-second")
+    AuditEvent.objects.filter(pk=whole_second.pk).update(
+        timestamp=whole_second.timestamp.replace(microsecond=0)
+    )
+    _rechain(whole_second.chain)
+    code, output = verify()
+    assert code == 0, output
+    assert "4 events verified" in output  # with the user fixture's user.created
