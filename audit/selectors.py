@@ -17,6 +17,7 @@ from audit.services import HASH_VERSION, canonical_json, chain_count, stored_eve
 from config.errors import ServiceError
 
 BAD_CURSOR = "The cursor is not valid."
+RECORDED_HEAD_DIFFERS = "differs from the recorded head (rewritten?)"
 
 
 def audit_filter(
@@ -175,8 +176,13 @@ def _chain_rows(chain: int, after_seq: int, batch: int) -> Iterator[tuple]:
         last = following[0][0] - 1
 
 
-def _verify_chain(head: ChainHeadState, batch: int) -> tuple[int, ChainProblem | None]:
+def _verify_chain(
+    head: ChainHeadState, batch: int, recorded: tuple[int, str] | None
+) -> tuple[int, ChainProblem | None]:
     chain, expected_seq, prev_hash = head.chain, head.anchor_seq + 1, head.anchor_hash
+    recorded_seq, recorded_hash = recorded or (0, "")
+    if recorded_seq and recorded_seq == head.anchor_seq and recorded_hash != head.anchor_hash:
+        return 0, ChainProblem(chain, recorded_seq, RECORDED_HEAD_DIFFERS)
     checked, last_id, seen_current_version = 0, 0, False
     canonical_details: dict[str, str] = {"{}": "{}"}  # details repeat a lot; parse each once
     for event_id, seq, version, row_prev_hash, row_hash, utc, details, *values in _chain_rows(
@@ -205,12 +211,16 @@ def _verify_chain(head: ChainHeadState, batch: int) -> tuple[int, ChainProblem |
             != row_hash
         ):
             return checked, ChainProblem(chain, seq, "content was changed")
+        if seq == recorded_seq and row_hash != recorded_hash:
+            return checked, ChainProblem(chain, seq, RECORDED_HEAD_DIFFERS)
         # Ids come from one sequence and are drawn under the head's lock: they rise along a chain.
         if event_id <= last_id:
             return checked, ChainProblem(chain, seq, "out of order (moved?)")
         prev_hash, expected_seq, last_id, checked = row_hash, expected_seq + 1, event_id, checked + 1
     if expected_seq - 1 != head.last_seq or prev_hash != head.last_hash:
         return checked, ChainProblem(chain, expected_seq, "missing at the end (deleted?)")
+    if recorded_seq > head.last_seq:
+        return checked, ChainProblem(chain, recorded_seq, "a recorded head is gone (truncated or rewritten?)")
     return checked, None
 
 
@@ -224,7 +234,7 @@ def chain_heads() -> list[ChainHeadState]:
     ]
 
 
-def _verify_all(batch: int) -> ChainReport:
+def _verify_all(batch: int, recorded: dict[int, tuple[int, str]]) -> ChainReport:
     heads = chain_heads()
     known = [h.chain for h in heads]
     gaps = sorted(set(range(known[-1] + 1)) - set(known))
@@ -236,10 +246,15 @@ def _verify_all(batch: int) -> ChainReport:
     )
     checked = 0
     for head in heads:
-        count, problem = _verify_chain(head, batch)
+        count, problem = _verify_chain(head, batch, recorded.get(head.chain))
         if problem:
             return ChainReport(checked, heads, problem)
         checked += count
+    unknown = sorted(set(recorded) - set(known))
+    if unknown:
+        return ChainReport(
+            checked, heads, ChainProblem(unknown[0], recorded[unknown[0]][0], "a recorded chain is gone")
+        )
     if stray:
         return ChainReport(
             checked, heads, ChainProblem(stray[0], stray[1], "in a chain that has no head (inserted?)")
@@ -247,15 +262,20 @@ def _verify_all(batch: int) -> ChainReport:
     return ChainReport(checked, heads, None)
 
 
-def audit_chain_verify(*, batch: int = 5000) -> ChainReport:
+def audit_chain_verify(
+    *, batch: int = 5000, recorded: dict[int, tuple[int, str]] | None = None
+) -> ChainReport:
     """Walk every chain from its anchor: every hash recomputes, every link and position is in
-    place, and each chain ends at the event its head names (so a truncated tail shows)."""
+    place, and each chain ends at the event its head names (so a truncated tail shows).
+    `recorded`: heads printed by an earlier run, {chain: (seq, hash)}; each must still be in
+    its chain (unless pruned past), which a rewrite of whole chains cannot fake."""
+    recorded = recorded or {}
     connection = transaction.get_connection()
     if connection.in_atomic_block or connection.vendor != "postgresql":
-        return _verify_all(batch)
+        return _verify_all(batch, recorded)
     # One snapshot for the heads and every page, so writers appending meanwhile are no "tail".
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor.execute("SET LOCAL work_mem = '32MB'")  # each page sorts in memory
-        return _verify_all(batch)
+        return _verify_all(batch, recorded)

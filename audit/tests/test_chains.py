@@ -477,3 +477,43 @@ def test_verify_recomputes_exactly_what_the_writer_hashed_for_any_content(user):
     code, output = verify()
     assert code == 0, output
     assert "4 events verified" in output  # with the user fixture's user.created
+
+
+def test_recorded_heads_catch_a_rewrite_of_a_whole_chain(spread, tmp_path):
+    """Someone with database access re-hashes a chain and its head: the chain verifies on its
+    own, but not against the heads printed earlier and kept outside the database."""
+    code, output = verify()
+    recorded = tmp_path / "heads.txt"
+    recorded.write_text(output)
+    chain, rows = chain_with_events(2)  # more events after the record
+    out = io.StringIO()
+    call_command("audit_verify", "--recorded", str(recorded), stdout=out)
+    assert "events verified" in out.getvalue()
+
+    head_line = next(line for line in output.splitlines() if line.startswith(f"chain {chain} head "))
+    recorded_seq = int(head_line.split()[3][1:])
+    assert recorded_seq >= 1
+    AuditEvent.objects.filter(chain=chain, seq=1).update(target_label="rewritten")
+    _rechain(chain)
+    assert verify()[0] == 0
+    with pytest.raises(
+        CommandError, match=rf"chain {chain} event #{recorded_seq}: differs from the recorded head"
+    ):
+        call_command("audit_verify", "--recorded", str(recorded), stdout=io.StringIO())
+
+    # Cut the chain back before the recorded head, head row included: still caught.
+    AuditEvent.objects.filter(chain=chain, seq__gte=recorded_seq).delete()
+    _rechain(chain)
+    AuditChainHead.objects.filter(pk=chain).update(last_seq=recorded_seq - 1)
+    assert verify()[0] == 0
+    with pytest.raises(CommandError, match=rf"chain {chain} event #{recorded_seq}: a recorded head is gone"):
+        call_command("audit_verify", "--recorded", str(recorded), stdout=io.StringIO())
+
+
+def test_recorded_heads_file_without_heads_is_an_error(tmp_path, db):
+    empty = tmp_path / "nothing.txt"
+    empty.write_text("hello\n")
+    with pytest.raises(CommandError, match="holds no head lines"):
+        call_command("audit_verify", "--recorded", str(empty))
+    with pytest.raises(CommandError, match="cannot read"):
+        call_command("audit_verify", "--recorded", str(tmp_path / "missing.txt"))

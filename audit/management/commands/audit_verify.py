@@ -1,3 +1,5 @@
+import re
+
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.selectors import ChainReport, audit_chain_verify
@@ -10,6 +12,22 @@ def write_heads(command: BaseCommand, report: ChainReport) -> None:
     command.stdout.write(f"digest {report.digest}")
 
 
+HEAD_LINE = re.compile(r"^chain (\d+) head #(\d+) ([0-9a-f]{64})$")
+
+
+def read_recorded_heads(path: str) -> dict[int, tuple[int, str]]:
+    """The head lines of an earlier audit_verify or audit_prune output (other lines ignored)."""
+    try:
+        with open(path, encoding="utf-8") as recorded:
+            lines = recorded.read().splitlines()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+    heads = {int(m[1]): (int(m[2]), m[3]) for m in map(HEAD_LINE.match, lines) if m}
+    if not heads:
+        raise CommandError(f"{path} holds no head lines such as 'chain 0 head #12 <sha256>'")
+    return heads
+
+
 class Command(BaseCommand):
     help = (
         "Check the tamper-evidence of the whole audit log: in every chain, every event's hash and "
@@ -18,8 +36,17 @@ class Command(BaseCommand):
         "shipper) to detect a rewrite of whole chains later."
     )
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--recorded",
+            metavar="FILE",
+            help="output of an earlier run kept outside the database: each head it names must "
+            "still be in its chain (unless pruned past)",
+        )
+
     def handle(self, *args, **options):
-        report = audit_chain_verify()
+        recorded = read_recorded_heads(options["recorded"]) if options["recorded"] else None
+        report = audit_chain_verify(recorded=recorded)
         if report.problem:
             problem = report.problem
             raise CommandError(
