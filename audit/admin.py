@@ -12,7 +12,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the trail can be read and searched, never changed here."""
 
     list_display = [
-        "seq",
+        "id",
         "timestamp",
         "event",
         "outcome",
@@ -25,7 +25,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     # Exact, case-sensitive matches (see get_search_results): index lookups on a million rows.
     search_fields = ["actor_label", "target_label", "ip_address", "request_id"]
     search_help_text = "Exact username, IP address or request id."
-    ordering = ["-seq"]
+    ordering = ["-id"]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     list_per_page = 50

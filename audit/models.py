@@ -39,10 +39,15 @@ class Outcome(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    """One security event. Rows are only ever inserted; `hash` chains each to the one before."""
+    """One security event. Rows are only ever inserted; `hash` chains each to the one before
+    in its chain. The global order (API, admin, export) is `id`."""
 
-    # Position in the chain: gap-free, assigned under the chain-head lock.
-    seq = models.BigIntegerField(unique=True)
+    # Which of the AUDIT_CHAINS hash chains holds the event (see audit.services.chain_for).
+    chain = models.PositiveSmallIntegerField(default=0)
+    # Position in its chain: gap-free, assigned under that chain head's lock.
+    seq = models.BigIntegerField()
+    # 1: the single-chain formula (events written before chains existed); 2: it covers `chain`.
+    hash_version = models.PositiveSmallIntegerField(default=2)
     timestamp = models.DateTimeField(default=timezone.now)
     event = models.CharField(max_length=40, choices=Event.choices)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
@@ -68,37 +73,38 @@ class AuditEvent(models.Model):
     hash = models.CharField(max_length=64)
 
     class Meta:
-        ordering = ["-seq"]
+        ordering = ["-id"]
+        constraints = [
+            # Also the index audit_verify and audit_prune walk each chain by.
+            models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq_uniq"),
+        ]
         indexes = [
             models.Index(fields=["timestamp"], name="audit_timestamp_idx"),
             # The admin's security overview: counts per event over a time range.
             models.Index(fields=["event", "timestamp"], name="audit_event_timestamp_idx"),
-            models.Index(fields=["event", "-seq"], name="audit_event_seq_idx"),
-            models.Index(fields=["actor_label", "-seq"], name="audit_actor_label_idx"),
-            models.Index(fields=["target_label", "-seq"], name="audit_target_label_idx"),
-            models.Index(fields=["actor_ref", "-seq"], name="audit_actor_ref_seq_idx"),
-            models.Index(fields=["target_ref", "-seq"], name="audit_target_ref_seq_idx"),
+            models.Index(fields=["event", "-id"], name="audit_event_id_idx"),
+            models.Index(fields=["actor_label", "-id"], name="audit_actor_label_id_idx"),
+            models.Index(fields=["target_label", "-id"], name="audit_target_label_id_idx"),
+            models.Index(fields=["actor_ref", "-id"], name="audit_actor_ref_id_idx"),
+            models.Index(fields=["target_ref", "-id"], name="audit_target_ref_id_idx"),
             models.Index(fields=["ip_address"], name="audit_ip_idx"),
             models.Index(fields=["request_id"], name="audit_request_id_idx"),
-            models.Index(fields=["outcome", "-seq"], name="audit_outcome_seq_idx"),
+            models.Index(fields=["outcome", "-id"], name="audit_outcome_id_idx"),
         ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.event} {self.outcome}"
+        return f"#{self.id} ({self.chain}:{self.seq}) {self.event} {self.outcome}"
 
 
 class AuditChainHead(models.Model):
-    """The single row every writer locks: the last event's seq and hash, and where the
-    verifiable part of the log starts (moved forward by pruning)."""
+    """One per chain (id = chain number), locked by the writers of that chain only: the last
+    event's seq and hash, and where the verifiable part of the chain starts (moved by pruning)."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    id = models.PositiveSmallIntegerField(primary_key=True)
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
     anchor_seq = models.BigIntegerField(default=0)
     anchor_hash = models.CharField(max_length=64, default="0" * 64)
 
-    class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_single_chain_head")]
-
     def __str__(self) -> str:
-        return f"chain head at #{self.last_seq}"
+        return f"chain {self.id} head at #{self.last_seq}"

@@ -1,10 +1,12 @@
-"""Writing the audit trail: one insert per event, chained under a row lock on the chain head."""
+"""Writing the audit trail: one insert per event, appended to one of AUDIT_CHAINS hash chains
+under a row lock on that chain's head only."""
 
 import hashlib
 import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -33,36 +35,186 @@ def _is_secret_key(key: str) -> bool:
     return lowered in _SECRET_KEYS or any(word in lowered for word in _SECRET_WORDS)
 
 
-def event_hash(*, prev_hash: str, seq: int, timestamp: datetime, fields: dict) -> str:
-    """SHA-256 over the previous hash and this event's content, in a canonical encoding."""
-    content = {"seq": seq, "timestamp": timestamp.isoformat(), **fields}
-    encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
-    return hashlib.sha256(f"{prev_hash}|{encoded}".encode()).hexdigest()
+# Version 1: the single-chain formula of events written before there were several chains
+# (migrated into chain 0 as they were). Version 2 also covers the chain number.
+HASH_VERSION = 2
+GENESIS_HASH = "0" * 64
+
+# The columns the hash covers, by their name in the hashed JSON: all but the hashes
+# themselves, the surrogate id and the foreign keys (which go NULL when a user is deleted;
+# the *_ref snapshots never change).
+HASHED_COLUMNS = (
+    ("event", "event"),
+    ("outcome", "outcome"),
+    ("actor_id", "actor_ref"),
+    ("actor_kind", "actor_kind"),
+    ("actor_label", "actor_label"),
+    ("target_user_id", "target_ref"),
+    ("target_label", "target_label"),
+    ("ip_address", "ip_address"),
+    ("user_agent", "user_agent"),
+    ("request_id", "request_id"),
+    ("details", "details"),
+)
+
+
+def event_hash(
+    *, prev_hash: str, chain: int, seq: int, timestamp: datetime, fields: dict, version: int = HASH_VERSION
+) -> str:
+    """SHA-256 over the previous hash and this event's content and position, canonically encoded."""
+    if version == 1:
+        content = {"seq": seq, "timestamp": timestamp.isoformat(), **fields}
+    else:
+        content = {"chain": chain, "seq": seq, "timestamp": timestamp.isoformat(), **fields}
+    return hashlib.sha256(f"{prev_hash}|{canonical_json(content)}".encode()).hexdigest()
+
+
+_encode_str = json.encoder.encode_basestring_ascii
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def stored_event_hash(
+    prev_hash: str,
+    chain: int,
+    seq: int,
+    version: int,
+    timestamp_iso: str,
+    details_json: str,
+    actor_ref: int | None,
+    actor_kind: str,
+    actor_label: str,
+    event: str,
+    ip_address: str | None,
+    outcome: str,
+    request_id: str,
+    target_label: str,
+    target_ref: int | None,
+    user_agent: str,
+) -> str:
+    """event_hash, byte for byte, for a stored row read as plain values (audit_verify's hot
+    loop): the same canonical JSON spelled out in its sorted key order, with no dict to build.
+    `details_json` is already canonical; the text columns are NOT NULL."""
+    position = "" if version == 1 else f'"chain":{chain},'
+    actor_id = "null" if actor_ref is None else actor_ref
+    target_id = "null" if target_ref is None else target_ref
+    ip = "null" if ip_address is None else _encode_str(ip_address)
+    content = (
+        f'{{"actor_id":{actor_id},"actor_kind":{_encode_str(actor_kind)},'
+        f'"actor_label":{_encode_str(actor_label)},{position}"details":{details_json},'
+        f'"event":{_encode_str(event)},"ip_address":{ip},"outcome":{_encode_str(outcome)},'
+        f'"request_id":{_encode_str(request_id)},"seq":{seq},"target_label":{_encode_str(target_label)},'
+        f'"target_user_id":{target_id},"timestamp":{_encode_str(timestamp_iso)},'
+        f'"user_agent":{_encode_str(user_agent)}}}'
+    )
+    return hashlib.sha256(f"{prev_hash}|{content}".encode()).hexdigest()
 
 
 def hashed_fields(event: AuditEvent) -> dict:
-    """The columns the hash covers (all but the hashes themselves and the surrogate id)."""
-    return {
-        "event": event.event,
-        "outcome": event.outcome,
-        "actor_id": event.actor_ref,
-        "actor_kind": event.actor_kind,
-        "actor_label": event.actor_label,
-        "target_user_id": event.target_ref,
-        "target_label": event.target_label,
-        "ip_address": event.ip_address,
-        "user_agent": event.user_agent,
-        "request_id": event.request_id,
-        "details": event.details,
-    }
+    """The columns the hash covers, from a model instance."""
+    return {name: getattr(event, column) for name, column in HASHED_COLUMNS}
 
 
-def _lock_chain_head() -> AuditChainHead:
+def chain_count() -> int:
+    return settings.AUDIT_CHAINS
+
+
+def chain_for(*, event: AuditEvent, chains: int) -> int:
+    """The chain an event goes to when it opens a transaction: a stable hash of its target,
+    else its actor, else its request, so one account's events stay in one chain, in order."""
+    if event.target_ref is not None:
+        key = f"user:{event.target_ref}"
+    elif event.target_label:
+        key = f"name:{event.target_label}"
+    elif event.actor_ref is not None:
+        key = f"user:{event.actor_ref}"
+    elif event.actor_label:
+        key = f"name:{event.actor_label}"
+    else:
+        key = f"request:{event.request_id}"
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") % chains
+
+
+class _ChainOfTransaction:
+    """An on-commit no-op whose presence in the connection's pending on-commit hooks marks the
+    transaction that chose `chain`: Django drops the hooks on commit and on rollback (and those
+    of a rolled-back savepoint, whose row locks PostgreSQL releases too)."""
+
+    __slots__ = ("chain",)
+
+    def __init__(self, chain: int) -> None:
+        self.chain = chain
+
+    def __call__(self) -> None:
+        pass
+
+
+def _chain_of_transaction(connection, preferred: int) -> int:
+    """Every event of one transaction goes to the chain of its first event, so a transaction
+    locks exactly one chain head and two transactions can never deadlock on two heads."""
+    pinned = getattr(connection, "_audit_chain_of_transaction", None)
+    if pinned is not None and any(hook is pinned for _, hook, _ in connection.run_on_commit):
+        return pinned.chain
+    pinned = _ChainOfTransaction(preferred)
+    connection._audit_chain_of_transaction = pinned
+    transaction.on_commit(pinned, using=connection.alias)
+    return preferred
+
+
+def _lock_chain_head(chain: int) -> AuditChainHead:
     try:
-        return AuditChainHead.objects.select_for_update().get(pk=1)
+        return AuditChainHead.objects.select_for_update().get(pk=chain)
     except AuditChainHead.DoesNotExist:
-        AuditChainHead.objects.bulk_create([AuditChainHead(pk=1)], ignore_conflicts=True)
-        return AuditChainHead.objects.select_for_update().get(pk=1)
+        AuditChainHead.objects.bulk_create([AuditChainHead(pk=chain)], ignore_conflicts=True)
+        return AuditChainHead.objects.select_for_update().get(pk=chain)
+
+
+# The write path is two statements on PostgreSQL (lock the head; insert the event and move the
+# head), written in SQL because it runs in every login, refresh and logout while the head is held.
+_EVENT_FIELDS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+
+
+def _head_select_sql(connection) -> str:
+    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return f"SELECT last_seq, last_hash FROM {table} WHERE id = %s{lock}"  # noqa: S608 - names from the model
+
+
+def _locked_head_position(connection, chain: int) -> tuple[int, str]:
+    """Lock the chain's head row until the transaction ends; its last seq and hash."""
+    sql = _head_select_sql(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [chain])
+        found = cursor.fetchone()
+        if found is None:
+            AuditChainHead.objects.bulk_create([AuditChainHead(pk=chain)], ignore_conflicts=True)
+            cursor.execute(sql, [chain])
+            found = cursor.fetchone()
+    return found[0], found[1]
+
+
+def _insert_and_move_head(connection, row: AuditEvent) -> None:
+    if connection.vendor != "postgresql":
+        row.save(force_insert=True)
+        AuditChainHead.objects.filter(pk=row.chain).update(last_seq=row.seq, last_hash=row.hash)
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in _EVENT_FIELDS)
+    # Table and column names come from the models; every value is a parameter.
+    head_table, event_table = quote(AuditChainHead._meta.db_table), quote(AuditEvent._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(_EVENT_FIELDS))
+    sql = (
+        f"WITH head AS (UPDATE {head_table} SET last_seq = %s, last_hash = %s "  # noqa: S608
+        f"WHERE id = %s) INSERT INTO {event_table} ({columns}) VALUES ({placeholders}) RETURNING id"
+    )
+    params = [row.seq, row.hash, row.chain]
+    params += [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _EVENT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row.pk = cursor.fetchone()[0]
+    row._state.adding, row._state.db = False, connection.alias
 
 
 def audit_record(
@@ -100,44 +252,72 @@ def audit_record(
         request_id=meta.request_id[:64],
         details=scrub(details or {}),
     )
+    connection = transaction.get_connection()
     # Inside the caller's transaction no savepoint is needed: an error here fails the whole write.
-    with transaction.atomic(savepoint=not transaction.get_connection().in_atomic_block):
-        # Lock last: the head is held only from here to the end of the caller's transaction.
-        head = _lock_chain_head()
-        row.seq = head.last_seq + 1
+    with transaction.atomic(savepoint=not connection.in_atomic_block):
+        row.chain = _chain_of_transaction(connection, chain_for(event=row, chains=chain_count()))
+        # Lock last: the head is held only from here to the end of the caller's transaction,
+        # and it blocks only the writers of this one chain.
+        last_seq, last_hash = _locked_head_position(connection, row.chain)
+        row.seq = last_seq + 1
         row.timestamp = timezone.now()
-        row.prev_hash = head.last_hash
+        row.prev_hash = last_hash
+        row.hash_version = HASH_VERSION
         row.hash = event_hash(
-            prev_hash=row.prev_hash, seq=row.seq, timestamp=row.timestamp, fields=hashed_fields(row)
+            prev_hash=row.prev_hash,
+            chain=row.chain,
+            seq=row.seq,
+            timestamp=row.timestamp,
+            fields=hashed_fields(row),
         )
-        row.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=1).update(last_seq=row.seq, last_hash=row.hash)
+        _insert_and_move_head(connection, row)
         audit_listeners_notify_on_commit(event=row.event, outcome=row.outcome, details=row.details)
     return row
 
 
+def chain_numbers() -> list[int]:
+    """Every chain to check or prune: the configured ones and any other that has a head
+    (AUDIT_CHAINS may have been lowered since)."""
+    return sorted(set(range(chain_count())) | set(AuditChainHead.objects.values_list("id", flat=True)))
+
+
 def audit_prune(*, older_than_days: int, meta: RequestMeta, batch_size: int = 5000) -> int:
-    """Delete events older than N days; the first kept event's prev_hash becomes the anchor,
-    so the remainder still verifies. Returns how many were deleted."""
+    """Delete events older than N days, chain by chain; each chain's first kept event's
+    prev_hash becomes its anchor, so the remainder still verifies. Returns how many were deleted."""
     if older_than_days < 1:
         raise ValueError("older_than_days must be at least 1")
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted = 0
-    with transaction.atomic():
-        head = _lock_chain_head()
-        first_kept = AuditEvent.objects.filter(timestamp__gte=cutoff).order_by("seq").first()
-        boundary_seq = first_kept.seq if first_kept else head.last_seq + 1
-        anchor_hash = first_kept.prev_hash if first_kept else head.last_hash
-        AuditChainHead.objects.filter(pk=1).update(anchor_seq=boundary_seq - 1, anchor_hash=anchor_hash)
-    # Batches, each its own short transaction, so no statement holds locks for long.
-    while True:
-        ids = list(AuditEvent.objects.filter(seq__lt=boundary_seq).values_list("id", flat=True)[:batch_size])
-        if not ids:
-            break
-        deleted += AuditEvent.objects.filter(id__in=ids).delete()[0]
+    anchors = {}
+    for chain in chain_numbers():
+        # One head per transaction, held only while its anchor moves.
+        with transaction.atomic():
+            head = _lock_chain_head(chain)
+            first_kept = (
+                AuditEvent.objects.filter(chain=chain, seq__gt=head.anchor_seq, timestamp__gte=cutoff)
+                .order_by("seq")
+                .values_list("seq", "prev_hash")
+                .first()
+            )
+            boundary_seq, anchor_hash = first_kept or (head.last_seq + 1, head.last_hash)
+            AuditChainHead.objects.filter(pk=chain).update(
+                anchor_seq=boundary_seq - 1, anchor_hash=anchor_hash
+            )
+        if boundary_seq > 1:
+            anchors[str(chain)] = boundary_seq - 1
+        # Batches, each its own short transaction, so no statement holds locks for long.
+        while True:
+            ids = list(
+                AuditEvent.objects.filter(chain=chain, seq__lt=boundary_seq)
+                .order_by("seq")
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            deleted += AuditEvent.objects.filter(id__in=ids).delete()[0]
     audit_record(
         event=Event.AUDIT_PRUNED,
         meta=meta,
-        details={"older_than_days": older_than_days, "deleted": deleted, "anchor_seq": boundary_seq - 1},
+        details={"older_than_days": older_than_days, "deleted": deleted, "anchor_seqs": anchors},
     )
     return deleted

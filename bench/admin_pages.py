@@ -73,9 +73,10 @@ def seed(users: int, events: int) -> None:
             start = time.monotonic()
             cursor.execute(
                 """
-                INSERT INTO audit_auditevent (seq, timestamp, event, outcome, actor_id, actor_kind, actor_label,
-                    target_user_id, target_label, ip_address, user_agent, request_id, details, prev_hash, hash)
-                SELECT g, now() - ((%s - g) || ' seconds')::interval,
+                INSERT INTO audit_auditevent (chain, seq, hash_version, timestamp, event, outcome, actor_id,
+                    actor_kind, actor_label, target_user_id, target_label, ip_address, user_agent, request_id,
+                    details, prev_hash, hash)
+                SELECT 0, g, 2, now() - ((%s - g) || ' seconds')::interval,
                        (ARRAY['auth.login_succeeded','auth.login_failed','token.refreshed','auth.logout'])[1 + g %% 4],
                        CASE WHEN g %% 4 = 1 THEN 'failure' ELSE 'success' END,
                        NULL, 'user', 'user' || lpad((1 + g %% %s)::text, 6, '0'),
@@ -88,7 +89,7 @@ def seed(users: int, events: int) -> None:
             )
             cursor.execute(
                 "INSERT INTO audit_auditchainhead (id, last_seq, last_hash, anchor_seq, anchor_hash) "
-                "VALUES (1, %s, %s, 0, %s) ON CONFLICT (id) DO UPDATE SET last_seq = EXCLUDED.last_seq",
+                "VALUES (0, %s, %s, 0, %s) ON CONFLICT (id) DO UPDATE SET last_seq = EXCLUDED.last_seq",
                 [events, "0" * 64, "0" * 64],
             )
             print(

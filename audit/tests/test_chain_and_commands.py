@@ -55,7 +55,8 @@ def test_editing_details_or_outcome_breaks_it_too():
     AuditEvent.objects.filter(pk=rows[0].pk).update(details={"reason": "benign"})
     assert verify() == (
         1,
-        f"audit log is broken at event #{rows[0].seq}: content was changed (0 events verified before it)",
+        f"audit log is broken at chain {rows[0].chain} event #{rows[0].seq}: content was changed "
+        "(0 events verified before it)",
     )
 
 
@@ -95,13 +96,21 @@ def _rechain_as_written() -> None:
     from audit.models import AuditChainHead
     from audit.services import event_hash, hashed_fields
 
-    prev = "0" * 64
-    for row in AuditEvent.objects.order_by("seq"):
-        row.prev_hash = prev
-        row.hash = event_hash(prev_hash=prev, seq=row.seq, timestamp=row.timestamp, fields=hashed_fields(row))
-        AuditEvent.objects.filter(pk=row.pk).update(prev_hash=row.prev_hash, hash=row.hash)
-        prev = row.hash
-    AuditChainHead.objects.filter(pk=1).update(last_hash=prev)
+    for chain in set(AuditEvent.objects.values_list("chain", flat=True)):
+        prev = "0" * 64
+        for row in AuditEvent.objects.filter(chain=chain).order_by("seq"):
+            row.prev_hash = prev
+            row.hash = event_hash(
+                prev_hash=prev,
+                chain=chain,
+                seq=row.seq,
+                timestamp=row.timestamp,
+                fields=hashed_fields(row),
+                version=row.hash_version,
+            )
+            AuditEvent.objects.filter(pk=row.pk).update(prev_hash=row.prev_hash, hash=row.hash)
+            prev = row.hash
+        AuditChainHead.objects.filter(pk=chain).update(last_hash=prev)
 
 
 def test_prune_rejects_a_bad_age():

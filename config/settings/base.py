@@ -427,6 +427,13 @@ CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-api-key", "x-request-i
 CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
 CORS_PREFLIGHT_MAX_AGE = 600
 
+# --- Audit trail --------------------------------------------------------------------
+# Independent hash chains, each with its own head row: writers on different chains never wait
+# for each other. An account's events stay in one chain (chosen by a hash of its id).
+AUDIT_CHAINS = env_int("AUDIT_CHAINS", 16)
+if not 1 <= AUDIT_CHAINS <= 1024:
+    raise SystemExit(f"error: AUDIT_CHAINS must be between 1 and 1024, not {AUDIT_CHAINS}")
+
 # --- Client IP ------------------------------------------------------------------
 # How many X-Forwarded-For hops (from the right) were appended by proxies we run.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)

@@ -27,7 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         events = audit_filter(
             since=_when(options["since"], "--since"), until=_when(options["until"], "--until")
-        ).order_by("seq")
+        ).order_by("id")
         try:
             out = open(options["output"], "w", encoding="utf-8") if options["output"] else None  # noqa: SIM115
         except OSError as exc:
@@ -35,9 +35,13 @@ class Command(BaseCommand):
         stream = out or self.stdout
         count = 0
         try:
-            for event in events.iterator(chunk_size=2000):
-                stream.write(json.dumps(AuditEventSerializer(event).data, ensure_ascii=False) + "\n")
-                count += 1
+            # Keyset pages by id (the global order), not a server-side cursor: PgBouncer-safe.
+            last_id = 0
+            while page := list(events.filter(id__gt=last_id)[:2000]):
+                for event in page:
+                    stream.write(json.dumps(AuditEventSerializer(event).data, ensure_ascii=False) + "\n")
+                count += len(page)
+                last_id = page[-1].id
         finally:
             if out:
                 out.close()

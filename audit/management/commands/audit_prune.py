@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.management.commands.audit_verify import write_heads
 from audit.selectors import audit_chain_verify
 from audit.services import audit_prune
 from core.request import RequestMeta
@@ -7,8 +8,9 @@ from core.request import RequestMeta
 
 class Command(BaseCommand):
     help = (
-        "Delete audit events older than N days. The first kept event becomes the chain's anchor, "
-        "so audit_verify still passes on what remains. The pruning itself is audited."
+        "Delete audit events older than N days. In each chain the first kept event becomes the "
+        "anchor, so audit_verify still passes on what remains. The pruning itself is audited; the "
+        "chain heads are printed for external anchoring."
     )
 
     def add_arguments(self, parser):
@@ -23,5 +25,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"deleted {deleted} events older than {days} days"))
         if report.problem:
             raise CommandError(
-                f"the remaining log does not verify at #{report.problem.seq}: {report.problem.reason}"
+                f"the remaining log does not verify at chain {report.problem.chain} "
+                f"event #{report.problem.seq}: {report.problem.reason}"
             )
+        write_heads(self, report)

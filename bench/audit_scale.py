@@ -1,0 +1,424 @@
+"""Audit write throughput under concurrency, and audit_verify on millions of events.
+
+Write mode (default): N concurrent writers, each with its own PostgreSQL connection, run the real
+write path, `audit_record` inside `transaction.atomic()` the way a login does, with targets spread
+over many users, for S seconds in each of three designs:
+
+  chains   AUDIT_CHAINS hash chains (this code, as configured)
+  single   the same code with AUDIT_CHAINS=1: every writer locks the one head (the old design)
+  plain    the same rows inserted without any chain step (no head, no hash): the ceiling
+
+`--commit-delay-ms D` runs `SELECT pg_sleep(D/1000)` inside each transaction after the audit write,
+standing in for the commit latency of networked storage: the throwaway PostgreSQL of
+scripts/services.sh runs with fsync=off and synchronous_commit=off, so its commits cost nothing,
+and that would hide the real cost of a head lock held until commit. Every design pays the same
+delay; only the chained ones hold a head lock through it.
+
+Seed mode (`--seed N [--verify]`): COPY N valid chained events (hashes computed here, over
+AUDIT_CHAINS chains) into an empty log, then time `manage.py audit_verify` in a child process
+and report its wall time and maximum resident memory.
+
+The last line of output is JSON. Run through ./bench/audit-scale (throwaway servers unless
+DATABASE_URL is set).
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from audit.models import ActorKind, AuditEvent, Event  # noqa: E402
+from audit.selectors import audit_chain_verify  # noqa: E402
+from audit.services import (  # noqa: E402
+    GENESIS_HASH,
+    HASH_VERSION,
+    audit_record,
+    canonical_json,
+    chain_for,
+    event_hash,
+    scrub,
+    stored_event_hash,
+)
+from core.request import RequestMeta  # noqa: E402
+
+EVENTS = [Event.LOGIN_SUCCEEDED, Event.TOKEN_REFRESHED, Event.LOGOUT, Event.LOGIN_FAILED]
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) bench/audit-scale"
+
+
+def say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def seed_users(count: int) -> list[tuple[int, str]]:
+    """`count` users (set-based insert), returned as (id, username)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM accounts_user WHERE username LIKE 'audituser%%'")
+        have = cursor.fetchone()[0]
+        if have < count:
+            cursor.execute(
+                """
+                INSERT INTO accounts_user (password, username, email, full_name, role, is_active, date_joined)
+                SELECT '!', 'audituser' || lpad(g::text, 7, '0'), 'audituser' || g || '@example.com', '',
+                       'user', true, now()
+                FROM generate_series(%s, %s) AS g
+                """,
+                [have + 1, count],
+            )
+        cursor.execute("SELECT id, username FROM accounts_user WHERE username LIKE 'audituser%%' ORDER BY id")
+        return [tuple(row) for row in cursor.fetchall()][:count]
+
+
+def empty_log() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE audit_auditevent, audit_auditchainhead RESTART IDENTITY")
+
+
+# --- Write throughput ------------------------------------------------------------------------
+
+
+def plain_insert(*, event: str, meta: RequestMeta, target, writer: int, seq: int) -> None:
+    """What audit_record writes, without the chain step: no head lock, no hash."""
+    AuditEvent(
+        chain=writer,  # a private (chain, seq) range per writer keeps the unique index happy
+        seq=seq,
+        event=event,
+        outcome="failure" if event == Event.LOGIN_FAILED else "success",
+        actor_id=target.pk,
+        actor_ref=target.pk,
+        actor_kind=ActorKind.USER,
+        actor_label=target.username,
+        target_user_id=target.pk,
+        target_ref=target.pk,
+        target_label=target.username,
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent,
+        request_id=meta.request_id,
+        details=scrub({"remember_me": False}),
+        timestamp=timezone.now(),
+        prev_hash="",
+        hash="",
+    ).save(force_insert=True)
+
+
+def writer_thread(mode, writer, users, delay_s, start_at, end_at, results, lock) -> None:
+    rng = random.Random(writer)
+    done = errors = seq = 0
+    try:
+        while time.time() < start_at:
+            time.sleep(0.005)
+        while True:
+            now = time.time()
+            if now >= end_at:
+                break
+            user_id, username = rng.choice(users)
+            target = SimpleNamespace(pk=user_id, username=username)
+            event = rng.choice(EVENTS)
+            meta = RequestMeta(
+                ip_address=f"10.{writer % 250}.{rng.randrange(250)}.{rng.randrange(1, 250)}",
+                user_agent=USER_AGENT,
+                request_id=f"{writer:04x}{seq:012x}",
+            )
+            seq += 1
+            try:
+                with transaction.atomic():
+                    if mode == "plain":
+                        plain_insert(event=event, meta=meta, target=target, writer=writer, seq=seq)
+                    else:
+                        audit_record(
+                            event=event,
+                            meta=meta,
+                            target=target,
+                            actor=target,
+                            outcome="failure" if event == Event.LOGIN_FAILED else "success",
+                            details={"remember_me": False},
+                        )
+                    if delay_s:
+                        with connection.cursor() as cursor:
+                            cursor.execute("SELECT pg_sleep(%s)", [delay_s])
+            except Exception as exc:  # noqa: BLE001 - counted and reported: a deadlock is a result
+                errors += 1
+                if errors <= 3:
+                    say(f"writer {writer}: {type(exc).__name__}: {exc}")
+                continue
+            if start_at <= time.time() <= end_at:
+                done += 1
+    finally:
+        connections.close_all()
+        with lock:
+            results.append((done, errors))
+
+
+def writer_process(mode, chains, writers, users, delay_s, start_at, end_at, queue) -> None:
+    settings.AUDIT_CHAINS = chains
+    results: list[tuple[int, int]] = []
+    lock = threading.Lock()
+    threads = [
+        threading.Thread(
+            target=writer_thread, args=(mode, w, users, delay_s, start_at, end_at, results, lock)
+        )
+        for w in writers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queue.put((sum(d for d, _ in results), sum(e for _, e in results)))
+
+
+def run_mode(mode: str, *, chains: int, args, users) -> dict:
+    empty_log()
+    connections.close_all()  # no connection crosses the fork
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    processes = min(args.processes, args.writers)
+    start_at = time.time() + 1.0 + 0.2 * processes  # every writer connected and waiting
+    end_at = start_at + args.seconds
+    groups = [list(range(p, args.writers, processes)) for p in range(processes)]
+    procs = [
+        ctx.Process(
+            target=writer_process,
+            args=(mode, chains, group, users, args.commit_delay_ms / 1000, start_at, end_at, queue),
+        )
+        for group in groups
+    ]
+    for proc in procs:
+        proc.start()
+    totals = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    events = sum(t[0] for t in totals)
+    errors = sum(t[1] for t in totals)
+    result = {"mode": mode, "events_per_s": round(events / args.seconds, 1), "errors": errors}
+    if mode != "plain":
+        report = audit_chain_verify()
+        result["verified"] = report.checked if report.problem is None else f"BROKEN {report.problem}"
+    return result
+
+
+# --- Seeding and verify --------------------------------------------------------------------
+
+
+def seed_chained(count: int, users: list[tuple[int, str]], chains: int, batch: int = 50000) -> None:
+    """COPY `count` valid chained events spread over `chains` chains, and their heads."""
+    empty_log()
+    rng = random.Random(7)
+    chain_of_user = {uid: chain_for(event=AuditEvent(target_ref=uid), chains=chains) for uid, _ in users}
+    heads = {c: (0, GENESIS_HASH) for c in range(chains)}
+    start = timezone.now() - timedelta(seconds=count // 100)
+    columns = (
+        "chain, seq, hash_version, timestamp, event, outcome, actor_id, actor_ref, actor_kind, actor_label, "
+        "target_user_id, target_ref, target_label, ip_address, user_agent, request_id, details, prev_hash, hash"
+    )
+    written = 0
+    began = time.monotonic()
+    raw = connection.cursor().cursor  # psycopg's own cursor, for COPY
+    # Secondary indexes are rebuilt after the load (faster than maintaining them row by row); the
+    # primary key and the (chain, seq) unique index stay.
+    raw.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'audit_auditevent' "
+        "AND indexname NOT IN ('audit_auditevent_pkey', 'audit_chain_seq_uniq')"
+    )
+    secondary = raw.fetchall()
+    raw.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    superuser = raw.fetchone()[0]
+    with transaction.atomic():
+        raw.execute("SET LOCAL statement_timeout = 0")
+        if superuser:
+            # No per-row foreign-key triggers: the target users were just created above.
+            raw.execute("SET LOCAL session_replication_role = replica")
+        for name, _ in secondary:
+            raw.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+        with raw.copy(f"COPY audit_auditevent ({columns}) FROM STDIN") as copy:
+            for i in range(count):
+                uid, username = users[rng.randrange(len(users))]
+                chain = chain_of_user[uid]
+                seq, prev = heads[chain]
+                seq += 1
+                event = EVENTS[i % 4]
+                outcome = "failure" if event == Event.LOGIN_FAILED else "success"
+                when = start + timedelta(microseconds=10000 * i)
+                ip = f"10.{i % 250}.{(i // 250) % 250}.{1 + i % 249}"
+                request_id = f"{i:016x}"
+                details = {"remember_me": False} if i % 3 else {}
+                fields = {
+                    "event": str(event),
+                    "outcome": outcome,
+                    "actor_id": uid,
+                    "actor_kind": "user",
+                    "actor_label": username,
+                    "target_user_id": uid,
+                    "target_label": username,
+                    "ip_address": ip,
+                    "user_agent": USER_AGENT,
+                    "request_id": request_id,
+                    "details": details,
+                }
+                if i % 1000 == 0:  # the writer's own formula, now and then
+                    digest = event_hash(prev_hash=prev, chain=chain, seq=seq, timestamp=when, fields=fields)
+                else:  # its byte-exact fast twin (audit/tests/test_chains.py pins the two together)
+                    digest = stored_event_hash(
+                        prev, chain, seq, HASH_VERSION, when.isoformat(), canonical_json(details),
+                        uid, "user", username, str(event), ip, outcome, request_id, username, uid, USER_AGENT,
+                    )  # fmt: skip
+                copy.write_row(
+                    (
+                        chain, seq, HASH_VERSION, when, str(event), outcome, uid, uid, "user", username,
+                        uid, uid, username, ip, USER_AGENT, request_id, json.dumps(details), prev, digest,
+                    )
+                )  # fmt: skip
+                heads[chain] = (seq, digest)
+                written += 1
+                if written % 500000 == 0:
+                    say(f"  seeded {written} events ({written / (time.monotonic() - began):.0f}/s)")
+        for chain, (seq, digest) in heads.items():
+            raw.execute(
+                "INSERT INTO audit_auditchainhead (id, last_seq, last_hash, anchor_seq, anchor_hash) "
+                "VALUES (%s, %s, %s, 0, %s)",
+                [chain, seq, digest, GENESIS_HASH],
+            )
+    say(f"  copied {written} events in {time.monotonic() - began:.0f}s; rebuilding indexes")
+    with transaction.atomic():
+        raw.execute("SET LOCAL statement_timeout = 0")
+        raw.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for _, definition in secondary:
+            raw.execute(definition)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE audit_auditevent")
+    say(f"seeded {count} chained events in {chains} chains in {time.monotonic() - began:.0f}s")
+
+
+def time_verify() -> tuple[float, float, str]:
+    """manage.py audit_verify in a child: wall seconds, max RSS in MB, its output's first line."""
+    connections.close_all()
+    began = time.monotonic()
+    done = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+        [sys.executable, str(ROOT / "manage.py"), "audit_verify"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]},
+        check=False,
+    )
+    seconds = time.monotonic() - began
+    max_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    first = (done.stdout or done.stderr).splitlines()[0] if (done.stdout or done.stderr) else ""
+    if done.returncode != 0:
+        say(done.stdout + done.stderr)
+        raise SystemExit(f"audit_verify failed: {first}")
+    return seconds, max_rss_mb, first
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--writers", type=int, default=32, help="concurrent writers, one connection each (32)"
+    )
+    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per design (10)")
+    parser.add_argument(
+        "--commit-delay-ms",
+        type=float,
+        default=1.0,
+        help="pg_sleep inside each transaction after the audit write, standing in for commit latency (1.0)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=4,
+        help="writer processes; the writers are threads spread over them (4; the GIL caps one process)",
+    )
+    parser.add_argument("--users", type=int, default=20000, help="distinct target users (20000)")
+    parser.add_argument(
+        "--chains", type=int, default=settings.AUDIT_CHAINS, help="AUDIT_CHAINS for the new design"
+    )
+    parser.add_argument("--modes", default="chains,single,plain", help="which designs to run")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds; medians reported (1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed N chained events instead of the write test")
+    parser.add_argument("--verify", action="store_true", help="with --seed: time manage.py audit_verify")
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("error: this benchmark needs PostgreSQL (DATABASE_URL)")
+
+    call_command("migrate", verbosity=0)
+    users = seed_users(args.users)
+    if args.seed:
+        seed_chained(args.seed, users, args.chains)
+        result = {"seeded": args.seed, "chains": args.chains}
+        if args.verify:
+            seconds, rss, first = time_verify()
+            print(f"audit_verify: {first}; {seconds:.1f} s, max RSS {rss:.0f} MB")  # noqa: T201
+            result.update({"verify_seconds": round(seconds, 1), "verify_max_rss_mb": round(rss)})
+        print(json.dumps(result))  # noqa: T201
+        return 0
+
+    print(  # noqa: T201
+        f"{args.writers} writers over {min(args.processes, args.writers)} processes, {args.seconds:g} s per design, "
+        f"{len(users)} target users, commit latency modelled by pg_sleep({args.commit_delay_ms:g} ms) inside "
+        "each transaction after the audit write (the throwaway server runs fsync=off, synchronous_commit=off)"
+    )
+    chains_by_mode = {"chains": args.chains, "single": 1, "plain": args.chains}
+    labels = {"chains": f"{args.chains} chains", "single": "single head", "plain": "plain inserts"}
+    runs: dict[str, list[dict]] = {}
+    # Rounds interleave the designs, so a load change on a shared machine hits all of them.
+    for round_number in range(1, args.rounds + 1):
+        for mode in args.modes.split(","):
+            result = run_mode(mode, chains=chains_by_mode[mode], args=args, users=users)
+            runs.setdefault(mode, []).append(result)
+            print(  # noqa: T201
+                f"round {round_number} {labels[mode]:>14}: {result['events_per_s']:8.1f} events/s  "
+                f"{json.dumps(result)}"
+            )
+    results = {
+        mode: {"events_per_s": statistics.median(r["events_per_s"] for r in rs)} for mode, rs in runs.items()
+    }
+    if args.rounds > 1:
+        for mode, result in results.items():
+            print(f"median {labels[mode]:>14}: {result['events_per_s']:8.1f} events/s")  # noqa: T201
+    empty_log()
+    summary = {
+        "writers": args.writers,
+        "events_per_s": results.get("chains", {}).get("events_per_s"),
+        "single_head_events_per_s": results.get("single", {}).get("events_per_s"),
+        "plain_insert_events_per_s": results.get("plain", {}).get("events_per_s"),
+        "chains": args.chains,
+        "commit_delay_ms": args.commit_delay_ms,
+    }
+    if (
+        summary["events_per_s"]
+        and summary["single_head_events_per_s"]
+        and summary["plain_insert_events_per_s"]
+    ):
+        print(  # noqa: T201
+            f"chains / plain = {summary['events_per_s'] / summary['plain_insert_events_per_s']:.2f}, "
+            f"chains / single head = {summary['events_per_s'] / summary['single_head_events_per_s']:.2f}"
+        )
+    print(json.dumps(summary))  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
