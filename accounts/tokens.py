@@ -1,5 +1,6 @@
 """JWTs, issued and checked by simplejwt. Gatehouse adds the session id (`sid`) and role."""
 
+import copy
 import hashlib
 import time
 from dataclasses import dataclass
@@ -7,8 +8,9 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, Token
 from rest_framework_simplejwt.utils import datetime_from_epoch
@@ -29,6 +31,8 @@ class SessionAccessToken(AccessToken):
 
 
 REMEMBER_ME_CLAIM = "rmb"
+# The session's absolute deadline (epoch seconds), so rotation caps `exp` without a read.
+ABSOLUTE_EXPIRY_CLAIM = "aex"
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,27 @@ def token_digest(raw: str) -> str:
     return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def token_pair_issue(*, session_id, user_id: int, role: str, remember_me: bool) -> TokenPair:
-    """Sign a new access/refresh pair for a session and record the refresh token's jti."""
+def absolute_lifetime(*, remember_me: bool) -> timedelta:
+    seconds = (
+        settings.SESSION_ABSOLUTE_REMEMBER_ME_SECONDS
+        if remember_me
+        else settings.SESSION_ABSOLUTE_LIFETIME_SECONDS
+    )
+    return timedelta(seconds=seconds)
+
+
+def token_pair_issue(
+    *, session_id, user_id: int, role: str, remember_me: bool, absolute_expires_at: datetime
+) -> TokenPair:
+    """Sign a new access/refresh pair for a session and record the refresh token's jti.
+
+    The refresh token never outlives the session's absolute deadline.
+    """
     refresh = SessionRefreshToken()
-    lifetime = refresh_lifetime(remember_me=remember_me)
+    lifetime = min(refresh_lifetime(remember_me=remember_me), absolute_expires_at - refresh.current_time)
+    lifetime = max(lifetime, timedelta(0))
     refresh.set_exp(from_time=refresh.current_time, lifetime=lifetime)
+    refresh[ABSOLUTE_EXPIRY_CLAIM] = int(absolute_expires_at.timestamp())
     refresh["sub"] = str(user_id)
     refresh["sid"] = str(session_id)
     if remember_me:
@@ -126,3 +146,17 @@ def access_token_decode(raw: str) -> Token:
 
 def refresh_token_decode(raw: str) -> Token:
     return _decode(SessionRefreshToken, raw)
+
+
+def expired_refresh_token_claims(raw: str) -> dict | None:
+    """The claims of a refresh token whose only fault is its `exp` (signature, issuer,
+    audience and type still checked), so refresh can say why it ended; None otherwise."""
+    backend = copy.copy(token_backend)
+    backend.leeway = timedelta(days=36500)
+    try:
+        claims = backend.decode(raw, verify=True)
+    except (TokenBackendError, ValueError, TypeError, UnicodeError):
+        return None
+    if claims.get(api_settings.TOKEN_TYPE_CLAIM) != SessionRefreshToken.token_type:
+        return None
+    return claims
