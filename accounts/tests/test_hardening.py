@@ -1,5 +1,6 @@
 """Issue 12 (hardening): one test per finding, named after it, through the API or a command."""
 
+import time
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -138,6 +139,16 @@ def test_finding10_sessions_end_at_their_absolute_lifetime_however_often_they_re
     # The deadline passes (the row says so); the next refresh answers session_expired.
     Session.objects.filter(pk=session.pk).update(absolute_expires_at=timezone.now() - timedelta(seconds=1))
     response = _refresh(api_client, new["refresh_token"])
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json()["code"] == "session_expired"
+
+
+@override_settings(SESSION_ABSOLUTE_LIFETIME_SECONDS=1)
+def test_finding10_a_refresh_token_capped_at_the_deadline_answers_session_expired_after_it(api_client, user):
+    tokens = login(api_client, user.username)
+    assert tokens["refresh_expires_in"] <= 1
+    time.sleep(1.5)  # past the deadline: the token's own exp (capped there) has passed too
+    response = _refresh(api_client, tokens["refresh_token"])
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response.json()["code"] == "session_expired"
 
