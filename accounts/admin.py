@@ -8,12 +8,18 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+from rest_framework_simplejwt.token_blacklist import admin as simplejwt_admin
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from accounts import selectors
 from accounts.models import RevokeReason, Session, User
 from accounts.services.lockouts import lockout_clear
 from accounts.services.passwords import password_reset_request
-from accounts.services.sessions import session_revoke, session_revoke_all
+from accounts.services.sessions import (
+    session_end_for_blacklisted_token,
+    session_revoke,
+    session_revoke_all,
+)
 from accounts.services.users import user_admin_update, user_set_active
 from core.errors import ServiceError
 from core.pagination import EstimatedCountPaginator
@@ -265,3 +271,19 @@ class SessionAdmin(admin.ModelAdmin):
             session_revoke(user=session.user, session_id=session.pk, reason=RevokeReason.ADMIN, meta=meta)
             count += 1
         self.message_user(request, f"Revoked {count} session(s).", messages.SUCCESS)
+
+
+# simplejwt's admin lets staff blacklist a refresh token; make that click end the session it
+# belongs to at once (the refresh path refuses a blacklisted token in any case).
+admin.site.unregister(BlacklistedToken)
+
+
+@admin.register(BlacklistedToken)
+class BlacklistedTokenAdmin(simplejwt_admin.BlacklistedTokenAdmin):
+    raw_id_fields = ["token"]
+
+    def save_model(self, request, obj, form, change):
+        session_end_for_blacklisted_token(
+            outstanding_token_id=obj.token_id, meta=RequestMeta.from_request(request)
+        )
+        obj.pk = BlacklistedToken.objects.get(token_id=obj.token_id).pk

@@ -1,6 +1,7 @@
 from django.contrib.auth.backends import ModelBackend
 from django.db.models.functions import Lower
 
+from accounts.emails import email_lookup_key
 from accounts.models import User
 from accounts.validators import password_too_long
 
@@ -18,6 +19,8 @@ class UsernameOrEmailBackend(ModelBackend):
             return None
         identifier = username.strip().lower()
         field = "email" if "@" in identifier else "username"
+        if field == "email":
+            identifier = email_lookup_key(identifier)
         user = (
             User.objects.alias(lookup=Lower(field)).filter(lookup=identifier).first() if identifier else None
         )

@@ -14,6 +14,7 @@ WRONG_CURRENT_PASSWORD = "The current password is incorrect."
 RESET_LINK_INVALID = "The password reset link is invalid or has expired."
 NO_SESSION = "There is no session to log out of."
 REFRESH_TOKEN_INVALID = "This refresh token is not valid."
+SESSION_EXPIRED = "This session has reached its maximum lifetime; log in again."
 
 
 class InvalidCredentials(ServiceError):
@@ -47,6 +48,11 @@ class TokenRevoked(TokenNotValid):
 class TokenReused(TokenNotValid):
     code = "token_reused"
     message = TOKEN_REUSED
+
+
+class SessionExpired(TokenNotValid):
+    code = "session_expired"
+    message = SESSION_EXPIRED
 
 
 class PasswordInvalid(ServiceError):

@@ -24,6 +24,7 @@ from django.http import HttpRequest
 from django.shortcuts import render
 from django.utils import timezone
 
+from accounts.emails import email_lookup_key
 from accounts.models import User
 
 
@@ -37,6 +38,7 @@ def login_identifier(request: HttpRequest, credentials: dict | None) -> str | No
     typed = raw.strip().lower()
     if "@" not in typed:
         return typed
+    typed = email_lookup_key(typed)
     remembered = getattr(request, "_gatehouse_login_name", None)
     if remembered and remembered[0] == typed:
         return remembered[1]

@@ -1,11 +1,13 @@
 import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.emails import email_normalize
 from accounts.roles import Role, has_staff_access
 
 # No "@" so a login identifier is unambiguously a username or an email address.
@@ -25,7 +27,7 @@ class UserManager(BaseUserManager):
     def create_user(self, username: str, email: str, password: str | None = None, **extra) -> "User":
         """Django's plain hook. Gatehouse creates accounts with accounts.services.users.user_create
         (validated and audited); `manage.py createsuperuser` goes through it too."""
-        user = self.model(username=username, email=self.normalize_email(email), **extra)
+        user = self.model(username=username, email=email_normalize(email), **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -92,6 +94,9 @@ class RevokeReason(models.TextChoices):
     TOKEN_REUSE = "token_reuse", "Refresh token reused"
     ADMIN = "admin", "Revoked by staff"
     DEACTIVATED = "deactivated", "Account deactivated"
+    DELETED = "deleted", "Account deleted"
+    BLACKLISTED = "blacklisted", "Refresh token blacklisted by staff"
+    PASSWORD_GUESSING = "password_guessing", "Too many wrong current passwords"
 
 
 class Session(models.Model):
@@ -105,6 +110,8 @@ class Session(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
+    # However often it refreshes, the session ends here (SESSION_ABSOLUTE_*_SECONDS after login).
+    absolute_expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=32, choices=RevokeReason.choices, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
@@ -121,7 +128,7 @@ class Session(models.Model):
 
     def is_live(self, now=None) -> bool:
         now = now or timezone.now()
-        return self.revoked_at is None and self.expires_at > now
+        return self.revoked_at is None and self.expires_at > now and self.absolute_expires_at > now
 
 
 class SigningAlgorithm(models.TextChoices):
@@ -153,3 +160,11 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.kid}"
+
+
+class CookieSession(AbstractBaseSession):
+    """A Django cookie session (the admin, the HTML pages) that knows its user, so revoking a
+    user's sessions can end their admin logins with one indexed DELETE (SESSION_ENGINE is
+    accounts.cookie_sessions)."""
+
+    user_id = models.BigIntegerField(null=True, blank=True, db_index=True)

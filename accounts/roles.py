@@ -1,6 +1,8 @@
 """The one role policy: what each role may do (scopes, staff access, request rate) and how
 roles rank. Models, permissions, throttling, the admin and API keys all ask here."""
 
+import re
+
 from django.conf import settings
 from django.db import models
 
@@ -11,6 +13,7 @@ __all__ = [
     "has_staff_access",
     "outranks",
     "rate_for",
+    "requests_per_second",
     "role_rate_cap",
     "scopes_for",
 ]
@@ -75,6 +78,16 @@ def role_rate_cap(role: str) -> str:
     """The highest rate a key of this role's owner may ask for ("" when there is none)."""
     rates: dict[str, str] = settings.RATELIMIT_BY_ROLE
     return rates.get(role, "")
+
+
+def requests_per_second(rate: str) -> float:
+    """ "100/h" -> 0.0277...; django-ratelimit's forms, "100/5m" included."""
+    match = re.fullmatch(r"(\d+)/(\d*)([smhd])", rate.strip())
+    if not match:
+        raise ValueError(f"not a rate: {rate!r}")
+    count, multiplier, unit = match.groups()
+    seconds = int(multiplier or 1) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    return int(count) / seconds
 
 
 def outranks(new_role: str, current_role: str) -> bool:

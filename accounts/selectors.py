@@ -15,6 +15,7 @@ from django.utils.http import urlsafe_base64_decode
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import auth_state, hooks
+from accounts.emails import email_lookup_key
 from accounts.errors import TokenExpired, TokenNotValid, TokenRevoked
 from accounts.models import Session, User
 from accounts.roles import Role
@@ -26,6 +27,8 @@ def user_by_identifier(identifier: str) -> User | None:
     """The account a login name or email address points at, case-insensitively."""
     identifier = identifier.strip().lower()
     field = "email" if "@" in identifier else "username"
+    if field == "email":
+        identifier = email_lookup_key(identifier)
     return User.objects.alias(lookup=Lower(field)).filter(lookup=identifier).first()
 
 

@@ -2,8 +2,8 @@
 
 - public auth endpoints: per client IP (and per target email for password reset), each
   endpoint its own bucket, RATELIMIT_AUTH; /auth/verify and /auth/introspect at RATELIMIT_VERIFY;
-- authenticated requests: per API key (its own `rate_limit`, else its owner's role rate) or
-  per user by role (RATELIMIT_<ROLE>).
+- authenticated requests: one budget per user at the current role's rate (RATELIMIT_<ROLE>),
+  shared by tokens and keys; a key's own `rate_limit` is an extra, lower bound.
 
 Keys are computed here from the client IP, the parsed JSON body or the principal; never
 django-ratelimit's `post:` keys, which read form data and would lump JSON clients together.
@@ -11,13 +11,16 @@ A cache outage fails open with a loud log line (health reports the cache down).
 """
 
 import logging
+import time
 
 from django.conf import settings
 from django.core.cache import caches
-from django_ratelimit.core import get_usage
+from django_ratelimit import ALL
+from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate, get_usage
 from rest_framework.throttling import BaseThrottle
 
-from accounts.roles import rate_for
+from accounts.emails import email_lookup_key
+from accounts.roles import rate_for, requests_per_second
 from audit.models import Event, Outcome
 from audit.services import audit_record
 from core import metrics
@@ -93,18 +96,74 @@ class ResetEmailThrottle(_RatelimitThrottle):
         email = request.data.get("email") if isinstance(request.data, dict) else None
         if not isinstance(email, str) or not email.strip():
             return None
-        return "email:password-reset", email.strip().lower()[:254], settings.RATELIMIT_AUTH
+        return "email:password-reset", email_lookup_key(email)[:254], settings.RATELIMIT_AUTH
 
 
-class PrincipalThrottle(_RatelimitThrottle):
-    """Authenticated requests: per API key, else per user, at the role's rate."""
+class PrincipalThrottle(BaseThrottle):
+    """Authenticated requests: one budget per user at their current role's rate, shared by
+    their tokens and every one of their keys; a key with its own `rate_limit` also counts
+    against that, bounded by the role's rate now. Both counters in one cache round trip."""
 
-    def bucket(self, request, view):
+    def buckets(self, request) -> list[tuple[str, str, str]]:
         user = request.user
         if not (user and user.is_authenticated):
-            return None
+            return []
         role_rate = rate_for(user.role)
+        found = [("user", str(user.id), role_rate)]
+        key_rate = getattr(request.auth, "rate_limit", "") or ""
         key_prefix = getattr(request.auth, "prefix", None)
-        if key_prefix:
-            return "apikey", key_prefix, request.auth.rate_limit or role_rate
-        return f"user:{user.role}", str(user.id), role_rate
+        if key_prefix and key_rate:
+            found.append(("apikey", key_prefix, _lower_rate(key_rate, role_rate)))
+        return found
+
+    def allow_request(self, request, view) -> bool:
+        if not settings.RATELIMIT_ENABLE:
+            return True
+        buckets = self.buckets(request)
+        if not buckets:
+            return True
+        now = int(time.time())
+        counters, windows = [], []
+        for group, value, rate in buckets:
+            limit, period = _split_rate(rate)
+            window = _get_window(value, period)
+            counters.append((_make_cache_key(group, window, rate, value, ALL), period + EXPIRATION_FUDGE))
+            windows.append((limit, window))
+        counts = _count(counters)
+        if counts is None:
+            logger.error("rate limiting unavailable (cache down?): failing open for user")
+            return True
+        over = [
+            (max(1, window - now), bucket)
+            for count, (limit, window), bucket in zip(counts, windows, buckets, strict=True)
+            if count > limit
+        ]
+        if not over:
+            return True
+        self.retry_after, (group, value, rate) = max(over)
+        metrics.ratelimited(group)
+        _audit_once_per_window(request, group=group, value=value, rate=rate, window_left=self.retry_after)
+        return False
+
+    def wait(self) -> float:
+        return self.retry_after
+
+
+def _lower_rate(first: str, second: str) -> str:
+    return first if requests_per_second(first) <= requests_per_second(second) else second
+
+
+def _count(counters: list[tuple[str, int]]) -> list[int] | None:
+    """One hit on each counter: one round trip on the Redis counter (config.cache_backends),
+    add-then-incr on any other cache (the local-memory one of a single dev process)."""
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    incr_many = getattr(cache, "incr_many", None)
+    if incr_many is not None:
+        return incr_many(counters)
+    counts = []
+    try:
+        for key, timeout in counters:
+            counts.append(1 if cache.add(key, 1, timeout) else cache.incr(key))
+    except Exception:
+        return None
+    return counts

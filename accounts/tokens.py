@@ -1,6 +1,7 @@
 """JWTs, issued and checked by simplejwt. Gatehouse adds the session id (`sid`) and role, and
 signs with the key store's current key, naming it in the `kid` header (accounts.signing)."""
 
+import copy
 import hashlib
 import time
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ class KeyedTokenBackend(TokenBackend):
                 algorithms=[key.algorithm],
                 audience=settings.JWT_AUDIENCE,
                 issuer=[settings.JWT_ISSUER, *settings.JWT_PREVIOUS_ISSUERS],
-                leeway=0,
+                leeway=self.leeway,
                 options={"require": ["exp", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError as exc:
@@ -101,6 +102,8 @@ class SessionAccessToken(AccessToken):
 
 
 REMEMBER_ME_CLAIM = "rmb"
+# The session's absolute deadline (epoch seconds), so rotation caps `exp` without a read.
+ABSOLUTE_EXPIRY_CLAIM = "aex"
 
 
 @dataclass(frozen=True)
@@ -125,11 +128,27 @@ def token_digest(raw: str) -> str:
     return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def token_pair_issue(*, session_id, user_id: int, role: str, remember_me: bool) -> TokenPair:
-    """Sign a new access/refresh pair for a session and record the refresh token's jti."""
+def absolute_lifetime(*, remember_me: bool) -> timedelta:
+    seconds = (
+        settings.SESSION_ABSOLUTE_REMEMBER_ME_SECONDS
+        if remember_me
+        else settings.SESSION_ABSOLUTE_LIFETIME_SECONDS
+    )
+    return timedelta(seconds=seconds)
+
+
+def token_pair_issue(
+    *, session_id, user_id: int, role: str, remember_me: bool, absolute_expires_at: datetime
+) -> TokenPair:
+    """Sign a new access/refresh pair for a session and record the refresh token's jti.
+
+    The refresh token never outlives the session's absolute deadline.
+    """
     refresh = SessionRefreshToken()
-    lifetime = refresh_lifetime(remember_me=remember_me)
+    lifetime = min(refresh_lifetime(remember_me=remember_me), absolute_expires_at - refresh.current_time)
+    lifetime = max(lifetime, timedelta(0))
     refresh.set_exp(from_time=refresh.current_time, lifetime=lifetime)
+    refresh[ABSOLUTE_EXPIRY_CLAIM] = int(absolute_expires_at.timestamp())
     refresh["sub"] = str(user_id)
     refresh["sid"] = str(session_id)
     if remember_me:
@@ -202,3 +221,17 @@ def access_token_decode(raw: str) -> Token:
 
 def refresh_token_decode(raw: str) -> Token:
     return _decode(SessionRefreshToken, raw)
+
+
+def expired_refresh_token_claims(raw: str) -> dict | None:
+    """The claims of a refresh token whose only fault is its `exp` (signature, issuer,
+    audience and type still checked), so refresh can say why it ended; None otherwise."""
+    backend = copy.copy(token_backend)
+    backend.leeway = timedelta(days=36500)
+    try:
+        claims = backend.decode(raw, verify=True)
+    except (TokenBackendError, ValueError, TypeError, UnicodeError):
+        return None
+    if claims.get(api_settings.TOKEN_TYPE_CLAIM) != SessionRefreshToken.token_type:
+        return None
+    return claims

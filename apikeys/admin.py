@@ -68,6 +68,6 @@ class APIKeyAdmin(admin.ModelAdmin):
         meta = RequestMeta.from_request(request)
         count = 0
         for key in queryset.filter(revoked_at__isnull=True):
-            services.apikey_revoke(key=key, meta=meta)
+            services.apikey_revoke(key=key, meta=meta, reason="staff")
             count += 1
         self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)

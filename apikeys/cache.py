@@ -1,19 +1,19 @@
 """Cached key state, so a warm request checks a key with one cache round trip and no query.
 
-Same discipline as accounts.auth_state: revocations and owner changes are written or dropped
-at once, readers fill a missing entry with `add`, and a cache outage falls back to one query.
+Same discipline as accounts.auth_state: entries are versioned (a revocation or an owner change
+publishes a new version now and after commit, so a reader that loaded the old row before the
+commit cannot make its entry current again), and a cache outage falls back to one query.
 """
 
 import time
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from accounts.auth_state import user_snapshot
+from accounts.auth_state import user_snapshot, version_key, versioned_value, versions_bump
 from apikeys.models import APIKey
-from core.cache import cache_call, cache_get
+from core.cache import cache_call, cache_get_many
 
 TOUCH_INTERVAL = timedelta(seconds=60)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -41,7 +41,8 @@ def key_state(key: APIKey) -> dict:
 def key_state_get(prefix: str) -> dict | None:
     """The key's state from the cache, else from one indexed query (then cached)."""
     cache_key = key_cache_key(prefix)
-    state = cache_get(cache_key)
+    found = cache_get_many([cache_key, version_key(cache_key)])
+    state = versioned_value(found, cache_key)
     if state is not None:
         return state
     key = APIKey.objects.select_related("owner").filter(prefix=prefix).first()
@@ -52,8 +53,13 @@ def key_state_get(prefix: str) -> dict | None:
     if key.last_used_at is None or key.last_used_at < now - TOUCH_INTERVAL:
         APIKey.objects.filter(pk=key.pk).update(last_used_at=now)
     state = key_state(key)
-    cache_call("add", cache_key, state, settings.AUTH_STATE_CACHE_SECONDS)
+    versioned_fill_key(found, cache_key, state)
     return state
+
+
+def versioned_fill_key(found: dict, cache_key: str, state: dict) -> None:
+    entry = {"v": found.get(version_key(cache_key)), "d": state}
+    cache_call("set", cache_key, entry, settings.AUTH_STATE_CACHE_SECONDS)
 
 
 def key_state_expired(state: dict) -> bool:
@@ -61,10 +67,8 @@ def key_state_expired(state: dict) -> bool:
 
 
 def publish_key_revoked(key: APIKey) -> None:
-    entry = {**key_state(key), "revoked": True}
     cache_key = key_cache_key(key.prefix)
-    cache_call("set", cache_key, entry, settings.AUTH_STATE_CACHE_SECONDS)
-    transaction.on_commit(lambda: cache_call("set", cache_key, entry, settings.AUTH_STATE_CACHE_SECONDS))
+    versions_bump([cache_key], entries={cache_key: {**key_state(key), "revoked": True}})
 
 
 def forget_keys_of(user_id: int) -> None:
@@ -72,6 +76,4 @@ def forget_keys_of(user_id: int) -> None:
     keys = [
         key_cache_key(p) for p in APIKey.objects.filter(owner_id=user_id).values_list("prefix", flat=True)
     ]
-    if keys:
-        cache_call("delete_many", keys)
-        transaction.on_commit(lambda: cache_call("delete_many", keys))
+    versions_bump(keys)

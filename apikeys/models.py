@@ -17,6 +17,10 @@ class APIKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     rate_limit = models.CharField(max_length=20, blank=True, default="")
+    # The key this one was created with, if any: revoking a key revokes what it minted.
+    created_by_key = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="minted_keys"
+    )
 
     class Meta:
         verbose_name = "API key"

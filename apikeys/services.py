@@ -8,9 +8,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.mail import mail_send_later
 from accounts.models import User
 from accounts.principal import Principal
-from accounts.roles import Scope, role_rate_cap, scopes_for
+from accounts.roles import Scope, requests_per_second, role_rate_cap, scopes_for
 from apikeys.cache import EPOCH, publish_key_revoked
 from apikeys.errors import (
     BAD_RATE_LIMIT,
@@ -92,6 +93,7 @@ def apikey_create(
             created_at=now,
             expires_at=expires_at,
             rate_limit=rate_limit,
+            created_by_key_id=parent.id if parent is not None else None,
         )
         audit_record(
             event=Event.APIKEY_CREATED,
@@ -103,19 +105,27 @@ def apikey_create(
                 "name": key.name,
                 "scopes": scopes,
                 "expires_at": expires_at.isoformat(),
+                "created_by_key_id": key.created_by_key_id,
             },
         )
+        _mail_key_created(owner=owner, key=key, meta=meta)
     return key, full_key
 
 
-def requests_per_second(rate: str) -> float:
-    """ "100/h" -> 0.0277...; django-ratelimit's forms, "100/5m" included."""
-    match = re.fullmatch(r"(\d+)/(\d*)([smhd])", rate.strip())
-    if not match:
-        raise ValueError(f"not a rate: {rate!r}")
-    count, multiplier, unit = match.groups()
-    seconds = int(multiplier or 1) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-    return int(count) / seconds
+def _mail_key_created(*, owner: User | Principal, key: APIKey, meta: RequestMeta) -> None:
+    """Tell the owner a key was made, after commit: a key they did not make is an intrusion."""
+    body = (
+        f"A new API key was created for the Gatehouse account {owner.username}.\n\n"
+        f"Name: {key.name}\n"
+        f"Prefix: {key.prefix}\n"
+        f"Scopes: {', '.join(key.scopes)}\n"
+        f"From IP address: {meta.ip_address or 'unknown'}\n"
+        f"At: {key.created_at.isoformat()}\n\n"
+        "If it was not you, revoke the key and change your password (asking to revoke every "
+        "API key).\n"
+    )
+    to = owner.email
+    transaction.on_commit(lambda: mail_send_later(subject="New Gatehouse API key", body=body, to=to))
 
 
 def _not_after_parent(expires_at: datetime, parent: "KeyPrincipal | None") -> datetime:
@@ -124,26 +134,59 @@ def _not_after_parent(expires_at: datetime, parent: "KeyPrincipal | None") -> da
     return min(expires_at, EPOCH + timedelta(microseconds=parent.expires_at))
 
 
-def apikey_revoke(*, key: APIKey, meta: RequestMeta = SYSTEM) -> APIKey:
-    """Revoke a key: it fails on the next request in every process; the record stays."""
+def apikey_revoke(*, key: APIKey, meta: RequestMeta = SYSTEM, reason: str = "revoked") -> APIKey:
+    """Revoke a key and every key minted from it, down the generations: they fail on the next
+    request in every process; the records stay. Each revocation is audited with its reason."""
     with transaction.atomic():
         key = APIKey.objects.select_for_update().select_related("owner").get(pk=key.pk)
-        if key.revoked_at is None:
-            key.revoked_at = timezone.now()
-            key.save(update_fields=["revoked_at"])
-            audit_record(
-                event=Event.APIKEY_REVOKED,
-                meta=meta,
-                target=key.owner,
-                details={"key_id": key.pk, "prefix": key.prefix, "name": key.name},
+        _revoke(key, reason=reason, meta=meta)
+        generation = [key.pk]
+        while generation:
+            children = list(
+                APIKey.objects.select_for_update()
+                .select_related("owner")
+                .filter(created_by_key_id__in=generation)
+                .order_by("pk")
             )
-        publish_key_revoked(key)
+            for child in children:
+                _revoke(child, reason=KEY_PARENT_REVOKED, meta=meta)
+            generation = [child.pk for child in children]
     return key
 
 
+KEY_PARENT_REVOKED = "parent_revoked"
+
+
+def _revoke(key: APIKey, *, reason: str, meta: RequestMeta) -> None:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_record(
+            event=Event.APIKEY_REVOKED,
+            meta=meta,
+            target=key.owner,
+            details={"key_id": key.pk, "prefix": key.prefix, "name": key.name, "reason": reason},
+        )
+    publish_key_revoked(key)
+
+
+def apikeys_revoke_for_user(user_id: int, reason: str, meta: RequestMeta = SYSTEM) -> int:
+    """Revoke every live key of a user for good (reset, deactivation, deletion), in the
+    caller's transaction; accounts calls it through its `user_credentials_revoked` hook."""
+    keys = list(
+        APIKey.objects.select_for_update()
+        .select_related("owner")
+        .filter(owner_id=user_id, revoked_at__isnull=True)
+        .order_by("pk")
+    )
+    for key in keys:
+        _revoke(key, reason=reason, meta=meta)
+    return len(keys)
+
+
 def apikey_revoke_for_owner(*, owner_id: int, key_id: int, meta: RequestMeta = SYSTEM) -> APIKey:
-    """Revoke one of the owner's keys; anyone else's is NotFound."""
+    """Revoke one of the owner's keys (and what it minted); anyone else's is NotFound."""
     key = APIKey.objects.filter(pk=key_id, owner_id=owner_id).first()
     if key is None:
         raise NotFound()
-    return apikey_revoke(key=key, meta=meta)
+    return apikey_revoke(key=key, meta=meta, reason="owner")

@@ -24,6 +24,7 @@ class Event(models.TextChoices):
     PASSWORD_CHANGED = "password.changed", "Password changed"
     PASSWORD_RESET_REQUESTED = "password.reset_requested", "Password reset requested"
     PASSWORD_RESET_COMPLETED = "password.reset_completed", "Password reset completed"
+    PASSWORD_CHANGE_FAILED = "password.change_failed", "Wrong current password at a password change"
     APIKEY_CREATED = "apikey.created", "API key created"
     APIKEY_REVOKED = "apikey.revoked", "API key revoked"
     RATELIMIT_EXCEEDED = "ratelimit.exceeded", "Rate limit exceeded"

@@ -9,6 +9,8 @@ is then known, so `add` answers True for a first hit and otherwise keeps the cou
 (and async context) its own cache object, so the count cannot reach another request.
 tests/test_ratelimit_counter.py pins this call order against the installed django-ratelimit,
 so an upgrade that changes it fails loudly instead of silently costing a round trip.
+`incr_many` is the second entry of the seam: several counters (a user's shared budget and
+one key's own bound) counted by one script, one round trip; accounts.throttling uses it.
 Any other use behaves like the plain django-redis cache.
 """
 
@@ -25,12 +27,34 @@ if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 
+INCR_MANY_WITH_TTL = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+  counts[i] = count
+end
+return counts
+"""
+
 
 class RateLimitRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._counter: Any = None  # redis-py Script: EVALSHA, loading the script once if needed
         self._counted: tuple[Any, Any, int] | None = None  # (key, version, count) from `add`
+        self._many_counter: Any = None
+
+    def incr_many(self, counters: list[tuple[str, int]]) -> list[int] | None:
+        """Count one hit on each (key, timeout) in one round trip; None when Redis is down."""
+        try:
+            if self._many_counter is None:
+                self._many_counter = self.client.get_client(write=True).register_script(INCR_MANY_WITH_TTL)
+            keys = [self.client.make_key(key) for key, _ in counters]
+            return [int(c) for c in self._many_counter(keys=keys, args=[int(t) for _, t in counters])]
+        except Exception:
+            logger.error("rate-limit counter unavailable", exc_info=True)
+            return None
 
     def add(self, key, value, timeout=None, version=None, client=None):
         if value != 1 or not timeout:

@@ -3,7 +3,8 @@ every operation, so the published schema says what the API really answers."""
 
 ERROR_CODES = {
     "400": "Invalid input (`validation_error`, `password_invalid`, `parse_error`, ...)",
-    "401": "Not authenticated, or a bad, expired or revoked credential",
+    "401": "Not authenticated, or a bad, expired or revoked credential (`token_not_valid`, "
+    "`token_expired`, `token_revoked`, `token_reused`, `session_expired`, `invalid_credentials`)",
     "403": "Authenticated but not allowed (`permission_denied`)",
     "404": "Not found, or not yours (`not_found`)",
     "409": "Conflict (`conflict`), e.g. the last active admin",

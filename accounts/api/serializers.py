@@ -124,6 +124,9 @@ class LogoutSerializer(serializers.Serializer):
 class ChangePasswordSerializer(serializers.Serializer):
     current_password = password_field()
     new_password = password_field()
+    revoke_api_keys = serializers.BooleanField(
+        required=False, default=False, help_text="Also revoke every API key of the account, for good."
+    )
 
 
 class PasswordResetSerializer(serializers.Serializer):

@@ -211,6 +211,8 @@ class ChangePasswordView(APIView):
             current_password=data["current_password"],
             new_password=data["new_password"],
             meta=RequestMeta.from_request(request),
+            session_id=_session_id(request),
+            revoke_api_keys=data["revoke_api_keys"],
         )
         return _token_response(user, pair)
 

@@ -2,22 +2,27 @@
 
 import logging
 import uuid
-from typing import NoReturn
+from datetime import UTC, datetime
+from typing import Any, NoReturn
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import connection, transaction
+from django.db.models import Exists
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import auth_state
+from accounts.cookie_sessions import cookie_sessions_end_for_user
 from accounts.errors import (
     NO_SESSION,
     REFRESH_TOKEN_INVALID,
     AccountLocked,
     InvalidCredentials,
+    SessionExpired,
+    TokenExpired,
     TokenNotValid,
     TokenReused,
     TokenRevoked,
@@ -27,8 +32,11 @@ from accounts.models import RevokeReason, Session, User
 from accounts.principal import Principal
 from accounts.selectors import user_by_identifier
 from accounts.tokens import (
+    ABSOLUTE_EXPIRY_CLAIM,
     REMEMBER_ME_CLAIM,
     TokenPair,
+    absolute_lifetime,
+    expired_refresh_token_claims,
     refresh_lifetime,
     refresh_token_decode,
     token_pair_issue,
@@ -51,10 +59,17 @@ def session_start(*, user: User, remember_me: bool, meta: RequestMeta) -> tuple[
         created_at=now,
         last_used_at=now,
         expires_at=now + refresh_lifetime(remember_me=remember_me),
+        absolute_expires_at=now + absolute_lifetime(remember_me=remember_me),
         ip_address=meta.ip_address,
         user_agent=meta.user_agent,
     )
-    pair = token_pair_issue(session_id=session.pk, user_id=user.pk, role=user.role, remember_me=remember_me)
+    pair = token_pair_issue(
+        session_id=session.pk,
+        user_id=user.pk,
+        role=user.role,
+        remember_me=remember_me,
+        absolute_expires_at=session.absolute_expires_at,
+    )
     session.refresh_jti = pair.refresh_jti
     session.expires_at = pair.refresh_expires_at
     session.save()
@@ -139,10 +154,14 @@ def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[Principa
     """Swap a refresh token for a new pair, once. A second use revokes the whole session.
 
     Fast path, no read of the session row: one conditional UPDATE swaps the session's current
-    jti only if the presented token is that jti, the session is live and belongs to `sub`.
-    Only when it matches nothing does the slower path find out why.
+    jti only if the presented token is that jti, the session is live (absolute deadline
+    included) and belongs to `sub`, and staff have not blacklisted the token (an indexed NOT
+    EXISTS in the same statement). Only when it matches nothing does the slower path find out why.
     """
-    claims = refresh_token_decode(raw_token)
+    try:
+        claims = refresh_token_decode(raw_token)
+    except TokenExpired:
+        _refresh_expired(raw_token)
     session_id, jti, subject = str(claims["sid"]), str(claims["jti"]), str(claims["sub"])
     if not is_uuid(session_id) or not is_id(subject):
         raise TokenNotValid()
@@ -154,15 +173,29 @@ def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[Principa
     try:
         with transaction.atomic():
             now = timezone.now()
+            absolute = _absolute_deadline(claims, session_id)
+            if absolute is None or absolute <= now:
+                raise _NotSwapped()
             pair = token_pair_issue(
                 session_id=session_id,
                 user_id=user.pk,
                 role=user.role,
                 remember_me=bool(claims.get(REMEMBER_ME_CLAIM)),
+                absolute_expires_at=absolute,
             )
-            swapped = Session.objects.filter(
-                pk=session_id, user_id=user.pk, refresh_jti=jti, revoked_at__isnull=True, expires_at__gt=now
-            ).update(refresh_jti=pair.refresh_jti, last_used_at=now, expires_at=pair.refresh_expires_at)
+            blacklisted = BlacklistedToken.objects.filter(token__jti=jti)
+            swapped = (
+                Session.objects.filter(
+                    pk=session_id,
+                    user_id=user.pk,
+                    refresh_jti=jti,
+                    revoked_at__isnull=True,
+                    expires_at__gt=now,
+                    absolute_expires_at__gt=now,
+                )
+                .filter(~Exists(blacklisted))
+                .update(refresh_jti=pair.refresh_jti, last_used_at=now, expires_at=pair.refresh_expires_at)
+            )
             if swapped != 1:
                 raise _NotSwapped()
             _blacklist(jtis=[jti])
@@ -179,8 +212,30 @@ def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[Principa
     _refresh_refused(session_id=session_id, jti=jti, subject=subject, meta=meta)
 
 
+def _absolute_deadline(claims: Any, session_id: str) -> datetime | None:
+    """The session's absolute deadline: from the token (signed), else (tokens issued before
+    the claim existed) from the row."""
+    claimed = claims.get(ABSOLUTE_EXPIRY_CLAIM)
+    if isinstance(claimed, int):
+        return datetime.fromtimestamp(claimed, tz=UTC)
+    return Session.objects.filter(pk=session_id).values_list("absolute_expires_at", flat=True).first()
+
+
+def _refresh_expired(raw_token: str) -> NoReturn:
+    """An expired refresh token: `session_expired` when its session reached its absolute
+    lifetime (the token's exp is capped there), else plain `token_expired`."""
+    claims = expired_refresh_token_claims(raw_token)
+    session_id = str(claims.get("sid")) if claims else ""
+    if is_uuid(session_id):
+        session = Session.objects.filter(pk=session_id).only("absolute_expires_at").first()
+        if session is not None and session.absolute_expires_at <= timezone.now():
+            raise SessionExpired()
+    raise TokenExpired()
+
+
 def _refresh_refused(*, session_id: str, jti: str, subject: str, meta: RequestMeta) -> NoReturn:
-    """Why a refresh matched no session: unknown, revoked/expired, or reuse (which revokes)."""
+    """Why a refresh matched no session: unknown, ended, past its absolute lifetime, blacklisted
+    by staff (which ends the session), or reuse (which revokes)."""
     with transaction.atomic():
         session = (
             Session.objects.select_related("user")
@@ -190,18 +245,61 @@ def _refresh_refused(*, session_id: str, jti: str, subject: str, meta: RequestMe
         )
         if session is None or str(session.user_id) != subject:
             raise TokenNotValid()
+        if session.revoked_at is None and session.absolute_expires_at <= timezone.now():
+            raise SessionExpired()
         if session.refresh_jti == jti:
-            raise TokenRevoked()  # the current token, but the session ended or expired
-        revoked = _sessions_revoke([session], reason=RevokeReason.TOKEN_REUSE)
-        audit_record(
-            event=Event.TOKEN_REUSED,
-            meta=meta,
-            outcome=Outcome.FAILURE,
-            target=session.user,
-            details={"session_id": session_id, "session_revoked": bool(revoked)},
-        )
+            if session.revoked_at is not None or not BlacklistedToken.objects.filter(token__jti=jti).exists():
+                raise TokenRevoked()  # the current token, but the session ended or expired
+            # Blacklisted through simplejwt's own models (its admin, its API): end the session.
+            _session_revoke_audited(session, reason=RevokeReason.BLACKLISTED, meta=meta)
+            blacklisted = True
+        else:
+            blacklisted = False
+            revoked = _sessions_revoke([session], reason=RevokeReason.TOKEN_REUSE)
+            audit_record(
+                event=Event.TOKEN_REUSED,
+                meta=meta,
+                outcome=Outcome.FAILURE,
+                target=session.user,
+                details={"session_id": session_id, "session_revoked": bool(revoked)},
+            )
+    if blacklisted:
+        raise TokenRevoked()
     logger.warning("refresh token reuse detected; session %s revoked", session_id)
     raise TokenReused()
+
+
+def _session_revoke_audited(session: Session, *, reason: str, meta: RequestMeta) -> int:
+    revoked = _sessions_revoke([session], reason=reason)
+    audit_record(
+        event=Event.SESSION_REVOKED,
+        meta=meta,
+        target=session.user,
+        details={"session_id": str(session.pk), "reason": reason, "was_live": bool(revoked)},
+    )
+    return revoked
+
+
+def session_end_for_blacklisted_token(*, outstanding_token_id: int, meta: RequestMeta = SYSTEM) -> None:
+    """Staff blacklisted a refresh token (simplejwt's admin): blacklist it and end the session
+    it belongs to now, so its access tokens fail at once, not only at the next refresh."""
+    with transaction.atomic():
+        token = OutstandingToken.objects.select_for_update().filter(pk=outstanding_token_id).first()
+        if token is None:
+            raise NotFound()
+        BlacklistedToken.objects.get_or_create(token=token)
+        # Only the session whose current refresh token this is (an older, already rotated
+        # token is blacklisted anyway); found through the user's index.
+        session = (
+            Session.objects.select_related("user")
+            .select_for_update(of=("self",))
+            .filter(user_id=token.user_id, refresh_jti=token.jti)
+            .first()
+            if token.user_id is not None
+            else None
+        )
+        if session is not None and session.revoked_at is None:
+            _session_revoke_audited(session, reason=RevokeReason.BLACKLISTED, meta=meta)
 
 
 def _blacklist(*, jtis: list[str]) -> None:
@@ -236,8 +334,10 @@ def _sessions_revoke(sessions: list[Session], *, reason: str) -> int:
 
 
 def sessions_revoke_all_locked(*, user_id: int, reason: str) -> int:
-    """Revoke every live session of a user, inside the caller's transaction (which audits)."""
+    """Revoke every live session of a user, inside the caller's transaction (which audits),
+    and end their Django admin (cookie) sessions too."""
     sessions = Session.objects.select_for_update().filter(user_id=user_id, revoked_at__isnull=True)
+    cookie_sessions_end_for_user(user_id)
     return _sessions_revoke(list(sessions), reason=reason)
 
 

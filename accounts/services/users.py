@@ -6,7 +6,8 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from accounts import auth_state
+from accounts import auth_state, hooks
+from accounts.emails import email_lookup_key, email_normalize
 from accounts.errors import PasswordInvalid
 from accounts.models import RevokeReason, User, username_validator
 from accounts.roles import Role, outranks
@@ -47,7 +48,7 @@ def _validate_identity(*, username: str, email: str, exclude_pk: int | None = No
     others = User.objects.exclude(pk=exclude_pk) if exclude_pk else User.objects.all()
     if "username" not in errors and others.alias(u=Lower("username")).filter(u=username.lower()).exists():
         errors["username"] = [USERNAME_TAKEN]
-    if "email" not in errors and others.alias(e=Lower("email")).filter(e=email.lower()).exists():
+    if "email" not in errors and others.alias(e=Lower("email")).filter(e=email_lookup_key(email)).exists():
         errors["email"] = [EMAIL_TAKEN]
     if errors:
         raise ServiceError(errors=errors)
@@ -70,7 +71,7 @@ def user_create(
     `password_hash` a Django-format hash that accounts.user_import has checked: kept as is,
     and upgraded to the preferred hasher at the first login.
     """
-    username, email, full_name = username.strip(), email.strip(), full_name.strip()
+    username, email, full_name = username.strip(), email_normalize(email), full_name.strip()
     if role not in Role.values:
         raise ServiceError(errors={"role": [UNKNOWN_ROLE]})
     _validate_identity(username=username, email=email)
@@ -149,6 +150,7 @@ def user_set_active(*, user_id: int, is_active: bool, meta: RequestMeta = SYSTEM
         revoked = 0
         if not is_active:
             revoked = sessions_revoke_all_locked(user_id=user.pk, reason=RevokeReason.DEACTIVATED)
+            hooks.user_credentials_revoked_publish(user.pk, RevokeReason.DEACTIVATED, meta)
         if user.is_active != is_active:
             user.is_active = is_active
             user.save(update_fields=["is_active"])
@@ -167,7 +169,8 @@ def user_delete(*, user_id: int, meta: RequestMeta = SYSTEM) -> None:
     with transaction.atomic():
         _keep_an_admin(user_id)
         user = User.objects.select_for_update().get(pk=user_id)
-        revoked = sessions_revoke_all_locked(user_id=user.pk, reason=RevokeReason.ADMIN)
+        revoked = sessions_revoke_all_locked(user_id=user.pk, reason=RevokeReason.DELETED)
+        hooks.user_credentials_revoked_publish(user.pk, RevokeReason.DELETED, meta)
         auth_state.publish_user_changed(user.pk)
         # Written before the delete; the FK then goes NULL and the username snapshot stays.
         audit_record(

@@ -330,6 +330,10 @@ SPECTACULAR_SETTINGS = {
 ACCESS_TOKEN_LIFETIME_SECONDS = env_int("ACCESS_TOKEN_LIFETIME_SECONDS", 900)
 REFRESH_TOKEN_LIFETIME_SECONDS = env_int("REFRESH_TOKEN_LIFETIME_SECONDS", 604800)
 REFRESH_TOKEN_REMEMBER_ME_SECONDS = env_int("REFRESH_TOKEN_REMEMBER_ME_SECONDS", 2592000)
+# A session ends this long after its login however often it refreshes (a stolen refresh
+# token cannot be kept alive for ever); remember-me sessions get the longer one.
+SESSION_ABSOLUTE_LIFETIME_SECONDS = env_int("SESSION_ABSOLUTE_LIFETIME_SECONDS", 2592000)
+SESSION_ABSOLUTE_REMEMBER_ME_SECONDS = env_int("SESSION_ABSOLUTE_REMEMBER_ME_SECONDS", 90 * 86400)
 JWT_AUDIENCE = "gatehouse-api"
 
 # --- Signing keys (accounts.signing) -----------------------------------------------
@@ -461,6 +465,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Database sessions tagged with their user, so revoking a user's sessions ends their admin
+# logins too (accounts.cookie_sessions).
+SESSION_ENGINE = "accounts.cookie_sessions"
 CSRF_COOKIE_HTTPONLY = True
 # Request bodies beyond this are refused before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

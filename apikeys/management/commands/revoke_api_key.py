@@ -17,7 +17,7 @@ class Command(BaseCommand):
         if key is None:
             raise CommandError(f"no API key with prefix {prefix!r}")
         was_revoked = key.revoked_at is not None
-        services.apikey_revoke(key=key, meta=RequestMeta.operator("revoke_api_key"))
+        services.apikey_revoke(key=key, meta=RequestMeta.operator("revoke_api_key"), reason="operator")
         if was_revoked:
             self.stdout.write(f"Key {prefix} was already revoked.")
         else:
