@@ -14,6 +14,9 @@ WRONG_CURRENT_PASSWORD = "The current password is incorrect."
 RESET_LINK_INVALID = "The password reset link is invalid or has expired."
 NO_SESSION = "There is no session to log out of."
 REFRESH_TOKEN_INVALID = "This refresh token is not valid."
+MFA_CODE_INVALID = "The authentication code is not valid."
+MFA_TOKEN_INVALID = "This MFA login has expired or is not valid: log in again."
+MFA_REQUIRED = "This needs a session that logged in with a second factor: enrol in MFA and log in again."
 
 
 class InvalidCredentials(ServiceError):
@@ -58,3 +61,24 @@ class CurrentPasswordWrong(ServiceError):
 
     code = "invalid_credentials"
     message = WRONG_CURRENT_PASSWORD
+
+
+class MfaInvalid(ServiceError):
+    """A wrong second factor at login (401), or an MFA login token that is dead."""
+
+    status = HTTPStatus.UNAUTHORIZED
+    code = "mfa_invalid"
+    message = MFA_CODE_INVALID
+
+
+class MfaCodeWrong(ServiceError):
+    """400, not 401: an authenticated request whose body holds a wrong code."""
+
+    code = "mfa_invalid"
+    message = MFA_CODE_INVALID
+
+
+class MfaRequired(ServiceError):
+    status = HTTPStatus.FORBIDDEN
+    code = "mfa_required"
+    message = MFA_REQUIRED

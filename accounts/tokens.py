@@ -29,6 +29,11 @@ class SessionAccessToken(AccessToken):
 
 
 REMEMBER_ME_CLAIM = "rmb"
+# RFC 8176 authentication methods; the refresh token carries them too, so rotation keeps
+# them without reading the session row.
+AMR_CLAIM = "amr"
+AMR_PASSWORD = ("pwd",)
+AMR_PASSWORD_OTP = ("pwd", "otp")
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,9 @@ def token_digest(raw: str) -> str:
     return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def token_pair_issue(*, session_id, user_id: int, role: str, remember_me: bool) -> TokenPair:
+def token_pair_issue(
+    *, session_id, user_id: int, role: str, remember_me: bool, amr: tuple[str, ...] = AMR_PASSWORD
+) -> TokenPair:
     """Sign a new access/refresh pair for a session and record the refresh token's jti."""
     refresh = SessionRefreshToken()
     lifetime = refresh_lifetime(remember_me=remember_me)
@@ -62,6 +69,7 @@ def token_pair_issue(*, session_id, user_id: int, role: str, remember_me: bool) 
     refresh["sid"] = str(session_id)
     if remember_me:
         refresh[REMEMBER_ME_CLAIM] = True  # so rotation keeps the lifetime without a lookup
+    refresh[AMR_CLAIM] = list(amr)
 
     access = SessionAccessToken()
     access.set_exp(from_time=refresh.current_time)
@@ -69,6 +77,7 @@ def token_pair_issue(*, session_id, user_id: int, role: str, remember_me: bool) 
     access["sub"] = str(user_id)
     access["sid"] = str(session_id)
     access["role"] = role
+    access[AMR_CLAIM] = list(amr)
 
     raw_refresh = str(refresh)
     expires_at = datetime_from_epoch(refresh["exp"])
@@ -126,3 +135,11 @@ def access_token_decode(raw: str) -> Token:
 
 def refresh_token_decode(raw: str) -> Token:
     return _decode(SessionRefreshToken, raw)
+
+
+def amr_of(claims) -> tuple[str, ...]:
+    """The authentication methods a token names (tokens from before MFA: password only)."""
+    amr = claims.get(AMR_CLAIM)
+    if isinstance(amr, list) and all(isinstance(m, str) for m in amr):
+        return tuple(amr)
+    return AMR_PASSWORD

@@ -27,6 +27,12 @@ class Event(models.TextChoices):
     APIKEY_CREATED = "apikey.created", "API key created"
     APIKEY_REVOKED = "apikey.revoked", "API key revoked"
     RATELIMIT_EXCEEDED = "ratelimit.exceeded", "Rate limit exceeded"
+    MFA_ENABLED = "mfa.enabled", "MFA enabled"
+    MFA_DISABLED = "mfa.disabled", "MFA disabled"
+    MFA_RECOVERY_CODES_REGENERATED = "mfa.recovery_codes_regenerated", "MFA recovery codes regenerated"
+    MFA_FAILED = "auth.mfa_failed", "MFA code refused"
+    MFA_RESET = "mfa.reset", "MFA reset by an operator"
+    EMAIL_VERIFIED = "email.verified", "Email address verified"
     AUDIT_PRUNED = "audit.pruned", "Audit log pruned"
     CLEANUP_RAN = "system.cleanup", "Expired records cleaned up"
 

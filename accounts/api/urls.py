@@ -4,6 +4,11 @@ from core.routing import route
 urlpatterns = [
     route("auth/register", views.RegisterView, "auth-register"),
     route("auth/login", views.LoginView, "auth-login"),
+    route("auth/login/mfa", views.LoginMfaView, "auth-login-mfa"),
+    route("auth/mfa/totp/setup", views.TotpSetupView, "auth-mfa-totp-setup"),
+    route("auth/mfa/totp/confirm", views.TotpConfirmView, "auth-mfa-totp-confirm"),
+    route("auth/mfa/totp", views.TotpView, "auth-mfa-totp"),
+    route("auth/mfa/recovery-codes", views.RecoveryCodesView, "auth-mfa-recovery-codes"),
     route("auth/refresh", views.RefreshView, "auth-refresh"),
     route("auth/verify", views.VerifyView, "auth-verify"),
     route("auth/me", views.MeView, "auth-me"),

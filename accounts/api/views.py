@@ -3,7 +3,7 @@
 from http import HTTPStatus
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,8 +13,11 @@ from accounts.api import serializers as s
 from accounts.models import RevokeReason
 from accounts.permissions import HasScope, SessionOnly
 from accounts.roles import Scope
+from accounts.services.mfa import recovery_codes_regenerate, totp_confirm, totp_disable, totp_setup
 from accounts.services.passwords import password_change, password_reset_complete, password_reset_request
 from accounts.services.sessions import (
+    MfaPending,
+    mfa_login_complete,
     refresh_token_rotate,
     session_login,
     session_logout,
@@ -33,6 +36,9 @@ def _token_response(user, pair, status=HTTPStatus.OK) -> Response:
         status=status,
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
+
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _valid(serializer_class, request) -> dict:
@@ -78,14 +84,39 @@ class RegisterView(RateLimitedPublicView):
 class LoginView(RateLimitedPublicView):
     ratelimit_group = "login"
 
-    @extend_schema(request=s.LoginSerializer, responses={200: s.TokenResponseSerializer})
+    @extend_schema(
+        request=s.LoginSerializer,
+        responses={
+            200: PolymorphicProxySerializer(
+                "LoginResponse", [s.TokenResponseSerializer, s.MfaPendingSerializer], None
+            )
+        },
+    )
     def post(self, request):
         data = _valid(s.LoginSerializer, request)
-        user, pair = session_login(
+        user, result = session_login(
             request=request._request,  # axes records failures against the Django request
             identifier=data["identifier"],
             password=data["password"],
             remember_me=data["remember_me"],
+            meta=RequestMeta.from_request(request),
+        )
+        if isinstance(result, MfaPending):
+            body = {"mfa_required": True, "mfa_token": result.mfa_token, "methods": list(result.methods)}
+            return Response(body, headers=NO_STORE)
+        return _token_response(user, result)
+
+
+class LoginMfaView(RateLimitedPublicView):
+    ratelimit_group = "login-mfa"
+
+    @extend_schema(request=s.LoginMfaSerializer, responses={200: s.TokenResponseSerializer})
+    def post(self, request):
+        data = _valid(s.LoginMfaSerializer, request)
+        user, pair = mfa_login_complete(
+            request=request._request,
+            mfa_token=data["mfa_token"],
+            code=data["code"],
             meta=RequestMeta.from_request(request),
         )
         return _token_response(user, pair)
@@ -225,3 +256,57 @@ class SessionDetailView(APIView):
     def delete(self, request, session_id):
         session_revoke(user=request.user, session_id=session_id, meta=RequestMeta.from_request(request))
         return Response(status=HTTPStatus.NO_CONTENT)
+
+
+class TotpSetupView(APIView):
+    permission_classes = [HasScope, SessionOnly]
+    required_scopes = {"POST": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=s.PasswordSerializer, responses={200: s.TotpSetupSerializer})
+    def post(self, request):
+        data = _valid(s.PasswordSerializer, request)
+        setup = totp_setup(user_id=request.user.pk, password=data["password"])
+        body = {"secret": setup.secret, "otpauth_uri": setup.otpauth_uri, "qr_svg": setup.qr_svg}
+        return Response(body, headers=NO_STORE)
+
+
+class TotpConfirmView(APIView):
+    permission_classes = [HasScope, SessionOnly]
+    required_scopes = {"POST": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=s.MfaCodeSerializer, responses={200: s.RecoveryCodesSerializer})
+    def post(self, request):
+        data = _valid(s.MfaCodeSerializer, request)
+        codes = totp_confirm(
+            user_id=request.user.pk, code=data["code"], meta=RequestMeta.from_request(request)
+        )
+        return Response({"recovery_codes": codes}, headers=NO_STORE)
+
+
+class TotpView(APIView):
+    permission_classes = [HasScope, SessionOnly]
+    required_scopes = {"DELETE": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=s.MfaDisableSerializer, responses={204: None})
+    def delete(self, request):
+        data = _valid(s.MfaDisableSerializer, request)
+        totp_disable(
+            user_id=request.user.pk,
+            password=data["password"],
+            code=data["code"],
+            meta=RequestMeta.from_request(request),
+        )
+        return Response(status=HTTPStatus.NO_CONTENT)
+
+
+class RecoveryCodesView(APIView):
+    permission_classes = [HasScope, SessionOnly]
+    required_scopes = {"POST": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=s.PasswordSerializer, responses={200: s.RecoveryCodesSerializer})
+    def post(self, request):
+        data = _valid(s.PasswordSerializer, request)
+        codes = recovery_codes_regenerate(
+            user_id=request.user.pk, password=data["password"], meta=RequestMeta.from_request(request)
+        )
+        return Response({"recovery_codes": codes}, headers=NO_STORE)

@@ -10,6 +10,7 @@ from accounts import auth_state
 from accounts.errors import PasswordInvalid
 from accounts.models import RevokeReason, User, username_validator
 from accounts.roles import Role, outranks
+from accounts.services.mfa import mfa_disable_locked
 from accounts.services.sessions import sessions_revoke_all_locked
 from accounts.validators import password_too_long, password_too_long_message
 from audit.models import Event
@@ -186,3 +187,20 @@ def user_admin_update(
         if is_active is not None:
             user_set_active(user_id=user_id, is_active=is_active, meta=meta)
     return User.objects.get(pk=user_id)
+
+
+def user_mfa_reset(*, user_id: int, meta: RequestMeta = SYSTEM) -> int:
+    """An operator's answer to a lost device: every factor removed, every session revoked
+    (sessions that proved the old device must not outlive it). Returns sessions revoked."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        was_enabled = user.mfa_enabled
+        mfa_disable_locked(user=user)
+        revoked = sessions_revoke_all_locked(user_id=user.pk, reason=RevokeReason.ADMIN)
+        audit_record(
+            event=Event.MFA_RESET,
+            meta=meta,
+            target=user,
+            details={"was_enabled": was_enabled, "sessions_revoked": revoked},
+        )
+    return revoked

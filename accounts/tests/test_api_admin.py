@@ -44,6 +44,7 @@ def test_list_users_paginated_with_locked_and_filters(api_client, admin, admin_u
     by_name = {u["username"]: u for u in body["results"]}
     assert by_name["alice"]["locked"] is True and by_name["dev1"]["locked"] is False
     assert set(by_name["alice"]) == {
+        "mfa_enabled",
         "id",
         "username",
         "email",

@@ -63,7 +63,8 @@ APPEND_SLASH = False
 INSTALLED_APPS = [
     # First, so its commands (changepassword) replace Django's unaudited ones.
     "accounts",
-    "django.contrib.admin",
+    # Django's admin on Gatehouse's site: a TOTP code at login, enrolment before anything else.
+    "accounts.admin_apps.GatehouseAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -74,6 +75,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here, not from a CDN
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "apikeys",
     "audit",
 ]
@@ -90,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "config.middleware.HtmlOnlyAuthenticationMiddleware",
+    "config.middleware.HtmlOnlyOTPMiddleware",
     "config.middleware.HtmlOnlyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.HtmlOnlyAxesMiddleware",
@@ -248,6 +252,19 @@ def simple_jwt_settings(signing_key: str) -> dict:
 API_KEY_PEPPER = env_str("API_KEY_PEPPER")
 API_KEY_DEFAULT_DAYS = 90
 API_KEY_MAX_ACTIVE_PER_USER = 50
+
+# --- Multi-factor authentication (django-otp TOTP, RFC 6238) -------------------------
+# Roles whose admin API needs a session that logged in with a code, and whose Django admin
+# login asks for one (enrolling first).
+MFA_REQUIRED_FOR_ROLES = frozenset(env_list("MFA_REQUIRED_FOR_ROLES", "admin"))
+MFA_TOKEN_LIFETIME_SECONDS = 300
+MFA_MAX_ATTEMPTS = 5
+MFA_RECOVERY_CODE_COUNT = 10
+OTP_TOTP_ISSUER = "Gatehouse"
+# Wrong codes are limited by the login's mfa_token (5 tries) and count toward the axes
+# lockout; django-otp's own per-device back-off would let anyone who knows the password
+# delay the owner's logins, so it is off.
+OTP_TOTP_THROTTLE_FACTOR = 0
 
 # --- Brute-force lockout (django-axes) --------------------------------------------
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
