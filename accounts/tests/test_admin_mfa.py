@@ -24,7 +24,9 @@ def _roomy_rates(settings):
 
 
 def admin_login(client, code: str = ""):
-    return client.post("/admin/login/?next=/admin/", {"username": "root", "password": PASSWORD, "otp_token": code})
+    return client.post(
+        "/admin/login/?next=/admin/", {"username": "root", "password": PASSWORD, "otp_token": code}
+    )
 
 
 def test_the_login_form_has_the_otp_token_field(client):
