@@ -107,7 +107,8 @@ class GatehouseAdminSite(admin.AdminSite):
                 context["error"] = exc.message
             else:
                 django_otp.login(request, TOTPDevice.objects.get(user_id=user.pk, confirmed=True))
-                return render(request, "admin/accounts/mfa_enrol.html", {**context, "recovery_codes": codes})
+                context.update(title="Two-factor authentication is on", recovery_codes=codes)
+                return render(request, "admin/accounts/mfa_enrol.html", context)
         device = totp_device_pending(user=user)
         setup = totp_setup_describe(device) if device else totp_device_create(user_id=user.pk)
         context.update(secret=setup.secret, qr_svg=setup.qr_svg)
