@@ -14,6 +14,8 @@ WRONG_CURRENT_PASSWORD = "The current password is incorrect."
 RESET_LINK_INVALID = "The password reset link is invalid or has expired."
 NO_SESSION = "There is no session to log out of."
 REFRESH_TOKEN_INVALID = "This refresh token is not valid."
+EMAIL_NOT_VERIFIED = "Verify your email address first: open the link we mailed you."
+VERIFY_LINK_INVALID = "The verification link is invalid or has expired."
 MFA_CODE_INVALID = "The authentication code is not valid."
 MFA_TOKEN_INVALID = "This MFA login has expired or is not valid: log in again."
 MFA_REQUIRED = "This needs a session that logged in with a second factor: enrol in MFA and log in again."
@@ -61,6 +63,12 @@ class CurrentPasswordWrong(ServiceError):
 
     code = "invalid_credentials"
     message = WRONG_CURRENT_PASSWORD
+
+
+class EmailNotVerified(ServiceError):
+    status = HTTPStatus.FORBIDDEN
+    code = "email_not_verified"
+    message = EMAIL_NOT_VERIFIED
 
 
 class MfaInvalid(ServiceError):

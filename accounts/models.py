@@ -47,6 +47,8 @@ class User(AbstractBaseUser):
     # Kept by accounts.services.mfa with the device in one transaction, so the cached user
     # snapshot (and every rendering of the user) knows it without a query.
     mfa_enabled = models.BooleanField(default=False)
+    # Proved by opening the link mailed to `email` (accounts.services.verification).
+    email_verified = models.BooleanField(default=False)
 
     objects = UserManager()
 

@@ -24,6 +24,7 @@ class Principal:
     last_login: datetime | None
     # Defaults: a snapshot cached before these fields existed still loads.
     mfa_enabled: bool = False
+    email_verified: bool = False
 
     is_authenticated: ClassVar[bool] = True
     is_anonymous: ClassVar[bool] = False

@@ -4,7 +4,12 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.pages import ResetPasswordDoneView, ResetPasswordPageView, StaffPasswordChangeView
+from accounts.pages import (
+    ResetPasswordDoneView,
+    ResetPasswordPageView,
+    StaffPasswordChangeView,
+    VerifyEmailPageView,
+)
 from config import exception_handler
 from config.views import HealthView, ServiceInfoView
 from core.routing import route
@@ -40,6 +45,7 @@ urlpatterns = [
         ResetPasswordPageView.as_view(),
         name="password-reset-page",
     ),
+    path("verify-email/<uidb64>/<token>/", VerifyEmailPageView.as_view(), name="verify-email-page"),
     path("reset-password/done/", ResetPasswordDoneView.as_view(), name="password-reset-done"),
     path(
         "admin/password_change/",

@@ -198,3 +198,23 @@ def test_an_admin_is_walked_through_mfa_enrolment_then_logs_in_with_a_code(page)
     page.wait_for_selector("#content-main .app-accounts")
     page.shot("mfa-05-logged-in-with-a-code")
     assert "/admin/login/" not in page.url
+
+
+def test_a_user_verifies_their_email_by_opening_the_mailed_link(page, settings):
+    from django.core import mail
+
+    from accounts.models import User
+
+    settings.EMAIL_SEND_ASYNC = False
+    body = {"username": "verifier", "email": "verifier@example.com", "password": PASSWORD}
+    assert APIClient().post("/api/v1/auth/register", body, format="json").status_code == 201
+    link = re.search(r"http://testserver(/verify-email/\S+/)", mail.outbox[-1].body).group(1)
+    page.goto(page.base + link)
+    page.shot("verify-01-page")
+    assert User.objects.get(username="verifier").email_verified is False
+    page.click("#verify")
+    page.wait_for_selector("#verified")
+    page.shot("verify-02-verified")
+    assert User.objects.get(username="verifier").email_verified is True
+    page.goto(page.base + link)  # a used link
+    assert "This link does not work" in page.inner_text("h1")

@@ -26,6 +26,7 @@ class UserSerializer(serializers.Serializer):
     date_joined = serializers.DateTimeField()
     last_login = serializers.DateTimeField(allow_null=True)
     mfa_enabled = serializers.BooleanField()
+    email_verified = serializers.BooleanField()
 
 
 def user_representation(user) -> dict:
@@ -42,6 +43,7 @@ def user_representation(user) -> dict:
         "date_joined": iso_datetime(get("date_joined")),
         "last_login": iso_datetime(get("last_login")),
         "mfa_enabled": get("mfa_enabled"),
+        "email_verified": get("email_verified"),
     }
 
 
@@ -102,6 +104,15 @@ class MfaPendingSerializer(serializers.Serializer):
 class LoginMfaSerializer(serializers.Serializer):
     mfa_token = serializers.CharField(max_length=200)
     code = serializers.CharField(max_length=32)
+
+
+class VerifyEmailSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
 
 
 class PasswordSerializer(serializers.Serializer):

@@ -9,6 +9,8 @@ urlpatterns = [
     route("auth/mfa/totp/confirm", views.TotpConfirmView, "auth-mfa-totp-confirm"),
     route("auth/mfa/totp", views.TotpView, "auth-mfa-totp"),
     route("auth/mfa/recovery-codes", views.RecoveryCodesView, "auth-mfa-recovery-codes"),
+    route("auth/verify-email", views.VerifyEmailView, "auth-verify-email"),
+    route("auth/verify-email/resend", views.VerifyEmailResendView, "auth-verify-email-resend"),
     route("auth/refresh", views.RefreshView, "auth-refresh"),
     route("auth/verify", views.VerifyView, "auth-verify"),
     route("auth/me", views.MeView, "auth-me"),

@@ -24,7 +24,8 @@ from accounts.services.sessions import (
     session_revoke,
     session_revoke_all,
 )
-from accounts.services.users import user_create, user_profile_update
+from accounts.services.users import user_profile_update
+from accounts.services.verification import email_verification_resend, email_verify, user_register
 from accounts.throttling import ClientIPThrottle, ResetEmailThrottle
 from core.request import RequestMeta
 
@@ -38,6 +39,7 @@ def _token_response(user, pair, status=HTTPStatus.OK) -> Response:
     )
 
 
+REGISTRATION_ACCEPTED = "Check your inbox: we sent a link to verify the address."
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -68,17 +70,49 @@ class RateLimitedPublicView(PublicView):
 class RegisterView(RateLimitedPublicView):
     ratelimit_group = "register"
 
-    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer})
+    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer, 202: s.DetailSerializer})
     def post(self, request):
         data = _valid(s.RegisterSerializer, request)
-        user = user_create(
+        user = user_register(
             username=data["username"],
             email=data["email"],
             password=data["password"],
             full_name=data["full_name"],
+            verify_url=_verify_url(request),
             meta=RequestMeta.from_request(request),
         )
+        if user is None:  # EMAIL_VERIFICATION=mandatory: the same answer for a taken address
+            return Response({"detail": REGISTRATION_ACCEPTED}, status=HTTPStatus.ACCEPTED)
         return Response(s.UserSerializer(user).data, status=HTTPStatus.CREATED)
+
+
+def _verify_url(request):
+    def build(uidb64: str, token: str) -> str:
+        return request.build_absolute_uri(
+            reverse("verify-email-page", kwargs={"uidb64": uidb64, "token": token})
+        )
+
+    return build
+
+
+class VerifyEmailView(RateLimitedPublicView):
+    ratelimit_group = "verify-email"
+
+    @extend_schema(request=s.VerifyEmailSerializer, responses={204: None})
+    def post(self, request):
+        data = _valid(s.VerifyEmailSerializer, request)
+        email_verify(uidb64=data["uid"], token=data["token"], meta=RequestMeta.from_request(request))
+        return Response(status=HTTPStatus.NO_CONTENT)
+
+
+class VerifyEmailResendView(APIView):
+    permission_classes = [HasScope]
+    required_scopes = {"POST": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=None, responses={202: None})
+    def post(self, request):
+        email_verification_resend(user_id=request.user.pk, verify_url=_verify_url(request))
+        return Response(status=HTTPStatus.ACCEPTED)
 
 
 class LoginView(RateLimitedPublicView):

@@ -20,6 +20,7 @@ from accounts.errors import (
     NO_SESSION,
     REFRESH_TOKEN_INVALID,
     AccountLocked,
+    EmailNotVerified,
     InvalidCredentials,
     MfaInvalid,
     TokenNotValid,
@@ -96,6 +97,8 @@ def session_login(
     user = authenticate(request, username=identifier, password=password)
     if not isinstance(user, User):
         _login_failed(request=request, identifier=identifier, meta=meta)
+    if settings.EMAIL_VERIFICATION == "mandatory" and not user.email_verified:
+        raise EmailNotVerified()
     if user.mfa_enabled:
         # No reset of the failure count yet: a password alone must not buy fresh code guesses.
         return user, MfaPending(mfa_token=mfa_challenge_start(user=user, remember_me=remember_me))

@@ -35,6 +35,16 @@ def password_check(*, password: str, user: User | None, field: str = "password")
         raise PasswordInvalid(errors={field: list(exc.messages)}) from None
 
 
+def username_check(*, username: str) -> None:
+    """A valid username nobody has (registration says so even when it hides emails)."""
+    try:
+        username_validator(username)
+    except DjangoValidationError as exc:
+        raise ServiceError(errors={"username": list(exc.messages)}) from None
+    if User.objects.alias(u=Lower("username")).filter(u=username.lower()).exists():
+        raise ServiceError(errors={"username": [USERNAME_TAKEN]})
+
+
 def _validate_identity(*, username: str, email: str, exclude_pk: int | None = None) -> None:
     errors: dict[str, list[str]] = {}
     try:
@@ -68,7 +78,9 @@ def user_create(
     if role not in Role.values:
         raise ServiceError(errors={"role": [UNKNOWN_ROLE]})
     _validate_identity(username=username, email=email)
-    user = User(username=username, email=email, full_name=full_name, role=role)
+    # Staff and operators vouch for the addresses they enter; a registration must prove it.
+    verified = meta.actor_kind != ActorKind.ANONYMOUS
+    user = User(username=username, email=email, full_name=full_name, role=role, email_verified=verified)
     if password is None:
         user.set_unusable_password()
     else:

@@ -45,6 +45,7 @@ def test_list_users_paginated_with_locked_and_filters(api_client, admin, admin_u
     assert by_name["alice"]["locked"] is True and by_name["dev1"]["locked"] is False
     assert set(by_name["alice"]) == {
         "mfa_enabled",
+        "email_verified",
         "id",
         "username",
         "email",

@@ -30,6 +30,7 @@ USER_FIELDS = {
     "date_joined",
     "last_login",
     "mfa_enabled",
+    "email_verified",
 }
 
 

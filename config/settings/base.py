@@ -253,6 +253,16 @@ API_KEY_PEPPER = env_str("API_KEY_PEPPER")
 API_KEY_DEFAULT_DAYS = 90
 API_KEY_MAX_ACTIVE_PER_USER = 50
 
+# --- Email verification -------------------------------------------------------------
+# optional: mail sent at registration, login works; mandatory: no login before the link is
+# opened (and registration stops telling whether an address is taken); none: no mail.
+EMAIL_VERIFICATION = env_str("EMAIL_VERIFICATION", "optional").lower()
+if EMAIL_VERIFICATION not in {"optional", "mandatory", "none"}:
+    raise SystemExit(
+        f"error: EMAIL_VERIFICATION must be optional, mandatory or none, not {EMAIL_VERIFICATION!r}"
+    )
+EMAIL_VERIFICATION_TIMEOUT = 3 * 24 * 60 * 60  # the link may wait in an inbox over a weekend
+
 # --- Multi-factor authentication (django-otp TOTP, RFC 6238) -------------------------
 # Roles whose admin API needs a session that logged in with a code, and whose Django admin
 # login asks for one (enrolling first).
