@@ -173,3 +173,17 @@ class MfaChallenge(models.Model):
 
     def __str__(self) -> str:
         return f"mfa challenge {self.pk}"
+
+
+class PasswordHistory(models.Model):
+    """A password hash the user has had (never the password): PASSWORD_HISTORY_COUNT per user."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="accounts_pwhistory_user_idx")]
+
+    def __str__(self) -> str:
+        return f"password history of {self.user_id}"

@@ -9,6 +9,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.services.history import password_history_check
 from accounts.services.passwords import password_reset_finish, password_set
 from accounts.services.verification import email_verification_user, email_verify
 from accounts.validators import password_too_long, password_too_long_message
@@ -95,6 +96,16 @@ class StaffPasswordChangeForm(PasswordChangeForm):
     def __init__(self, user, *args, request=None, **kwargs):
         self.request = request
         super().__init__(user, *args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        password = cleaned.get("new_password1")
+        if password and not self.errors:
+            try:
+                password_history_check(user=self.user, password=password)
+            except ServiceError as exc:
+                self.add_error("new_password2", " ".join(m for ms in (exc.errors or {}).values() for m in ms))
+        return cleaned
 
     def save(self, commit=True):
         password_set(

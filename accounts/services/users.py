@@ -10,6 +10,7 @@ from accounts import auth_state
 from accounts.errors import PasswordInvalid
 from accounts.models import RevokeReason, User, username_validator
 from accounts.roles import Role, outranks
+from accounts.services.history import password_history_record
 from accounts.services.mfa import mfa_disable_locked
 from accounts.services.sessions import sessions_revoke_all_locked
 from accounts.validators import password_too_long, password_too_long_message
@@ -90,6 +91,7 @@ def user_create(
     try:
         with transaction.atomic():
             user.save()
+            password_history_record(user=user)
             audit_record(event=event, meta=meta, target=user, details={"role": role})
     except IntegrityError:
         # Lost a race with a concurrent registration of the same name or address.

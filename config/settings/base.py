@@ -263,6 +263,10 @@ if EMAIL_VERIFICATION not in {"optional", "mandatory", "none"}:
     )
 EMAIL_VERIFICATION_TIMEOUT = 3 * 24 * 60 * 60  # the link may wait in an inbox over a weekend
 
+# --- Password history -----------------------------------------------------------------
+# A change or reset may not reuse any of the user's last N passwords (0 turns it off).
+PASSWORD_HISTORY_COUNT = env_int("PASSWORD_HISTORY_COUNT", 5)
+
 # --- Multi-factor authentication (django-otp TOTP, RFC 6238) -------------------------
 # Roles whose admin API needs a session that logged in with a code, and whose Django admin
 # login asks for one (enrolling first).
