@@ -6,6 +6,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils.crypto import constant_time_compare
@@ -16,7 +18,7 @@ from accounts import auth_state
 from accounts.errors import VERIFY_LINK_INVALID
 from accounts.mail import mail_send_later
 from accounts.models import User
-from accounts.services.users import user_create, username_check
+from accounts.services.users import password_check, user_create, username_check
 from audit.models import Event
 from audit.services import audit_record
 from core.errors import ServiceError
@@ -74,7 +76,15 @@ def user_register(
     not tell whether the address was already registered: its owner gets a mail instead."""
     mode = settings.EMAIL_VERIFICATION
     if mode == "mandatory":
+        # Everything a fresh address would be refused for is checked first, so a taken
+        # address cannot be told apart by a 400 that a fresh one would get.
         username_check(username=username.strip())
+        try:
+            validate_email(email.strip())
+        except DjangoValidationError as exc:
+            raise ServiceError(errors={"email": list(exc.messages)}) from None
+        candidate = User(username=username.strip(), email=email.strip(), full_name=full_name.strip())
+        password_check(password=password, user=candidate)
         owner = User.objects.alias(e=Lower("email")).filter(e=email.strip().lower()).first()
         if owner is not None:
             make_password(password)  # the same hashing work as a real registration

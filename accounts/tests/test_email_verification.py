@@ -130,6 +130,13 @@ def test_mandatory_registration_hides_taken_emails_and_tells_their_owner(
     assert not User.objects.filter(username="someone").exists()
     assert mail.outbox[0].to == ["alice@example.com"]
     assert "already belongs to the account alice" in mail.outbox[0].body
+    weak = {"username": "someone", "email": "alice@example.com", "password": "short"}
+    weak_fresh = {**weak, "email": "fresh@example.com"}
+    for body in (weak, weak_fresh):  # a weak password is a 400 for taken and fresh alike
+        response = api_client.post("/api/v1/auth/register", body, format="json")
+        assert (
+            response.status_code == HTTPStatus.BAD_REQUEST and response.json()["code"] == "password_invalid"
+        )
     name_taken = register(api_client, username="ALICE", email="x@example.com")
     assert name_taken.status_code == HTTPStatus.BAD_REQUEST
     assert name_taken.json()["errors"] == {"username": [USERNAME_TAKEN]}
