@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role
 from accounts.tests.factories import PASSWORD, UserFactory
-from accounts.tests.helpers import bearer_client, login
+from accounts.tests.helpers import bearer_client, login, mfa_enrol
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,11 @@ def user(db):
 
 @pytest.fixture
 def admin_user(db):
-    return UserFactory(username="root", email="root@example.com", role=Role.ADMIN)
+    """An admin as every admin must be (MFA_REQUIRED_FOR_ROLES): enrolled in TOTP MFA.
+    `login()` then does both steps, and `staff_login()` gives a verified admin cookie session."""
+    admin = UserFactory(username="root", email="root@example.com", role=Role.ADMIN)
+    mfa_enrol(admin)
+    return admin
 
 
 @pytest.fixture

@@ -25,10 +25,6 @@ from core.errors import ServiceError
 from core.pagination import EstimatedCountPaginator
 from core.request import RequestMeta
 
-admin.site.site_header = "Gatehouse administration"
-admin.site.site_title = "Gatehouse"
-admin.site.index_title = "Users, sessions, keys and the audit log"
-
 
 class UserChangeForm(forms.ModelForm):
     class Meta:

@@ -15,6 +15,11 @@ RESET_LINK_INVALID = "The password reset link is invalid or has expired."
 NO_SESSION = "There is no session to log out of."
 REFRESH_TOKEN_INVALID = "This refresh token is not valid."
 SESSION_EXPIRED = "This session has reached its maximum lifetime; log in again."
+EMAIL_NOT_VERIFIED = "Verify your email address first: open the link we mailed you."
+VERIFY_LINK_INVALID = "The verification link is invalid or has expired."
+MFA_CODE_INVALID = "The authentication code is not valid."
+MFA_TOKEN_INVALID = "This MFA login has expired or is not valid: log in again."
+MFA_REQUIRED = "This needs a session that logged in with a second factor: enrol in MFA and log in again."
 
 
 class InvalidCredentials(ServiceError):
@@ -64,3 +69,30 @@ class CurrentPasswordWrong(ServiceError):
 
     code = "invalid_credentials"
     message = WRONG_CURRENT_PASSWORD
+
+
+class EmailNotVerified(ServiceError):
+    status = HTTPStatus.FORBIDDEN
+    code = "email_not_verified"
+    message = EMAIL_NOT_VERIFIED
+
+
+class MfaInvalid(ServiceError):
+    """A wrong second factor at login (401), or an MFA login token that is dead."""
+
+    status = HTTPStatus.UNAUTHORIZED
+    code = "mfa_invalid"
+    message = MFA_CODE_INVALID
+
+
+class MfaCodeWrong(ServiceError):
+    """400, not 401: an authenticated request whose body holds a wrong code."""
+
+    code = "mfa_invalid"
+    message = MFA_CODE_INVALID
+
+
+class MfaRequired(ServiceError):
+    status = HTTPStatus.FORBIDDEN
+    code = "mfa_required"
+    message = MFA_REQUIRED

@@ -46,6 +46,11 @@ class User(AbstractBaseUser):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.USER)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Kept by accounts.services.mfa with the device in one transaction, so the cached user
+    # snapshot (and every rendering of the user) knows it without a query.
+    mfa_enabled = models.BooleanField(default=False)
+    # Proved by opening the link mailed to `email` (accounts.services.verification).
+    email_verified = models.BooleanField(default=False)
 
     objects = UserManager()
 
@@ -116,6 +121,8 @@ class Session(models.Model):
     revoked_reason = models.CharField(max_length=32, choices=RevokeReason.choices, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True, default="")
+    # How the login proved who it was (RFC 8176 values, space-separated): "pwd" or "pwd otp".
+    amr = models.CharField(max_length=32, default="pwd")
 
     class Meta:
         indexes = [
@@ -168,3 +175,61 @@ class CookieSession(AbstractBaseSession):
     accounts.cookie_sessions)."""
 
     user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+
+
+class RecoveryCode(models.Model):
+    """One single-use MFA recovery code, kept only as a keyed hash (HMAC-SHA256 under a key
+    derived from the Django secret): the codes are random, so a slow hash adds nothing."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "code_hash"], name="accounts_recoverycode_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"
+
+
+class MfaChallenge(models.Model):
+    """The second step of a login: a password was right, a code is still owed.
+
+    The client holds `<id>.<secret>`; the row keeps the secret's keyed hash and counts wrong
+    codes with row-locked updates, so every process sees the same count.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    secret_hash = models.CharField(max_length=64)
+    # A keyed hash of the password hash the first step verified: a password change in
+    # between makes the challenge worthless.
+    password_marker = models.CharField(max_length=64)
+    remember_me = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="accounts_mfachallenge_exp_idx")]
+
+    def __str__(self) -> str:
+        return f"mfa challenge {self.pk}"
+
+
+class PasswordHistory(models.Model):
+    """A password hash the user has had (never the password): PASSWORD_HISTORY_COUNT per user."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="accounts_pwhistory_user_idx")]
+
+    def __str__(self) -> str:
+        return f"password history of {self.user_id}"

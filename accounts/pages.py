@@ -3,9 +3,15 @@
 from django import forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
+from django.shortcuts import render
 from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 
+from accounts.services.history import password_history_check
 from accounts.services.passwords import password_reset_finish, password_set
+from accounts.services.verification import email_verification_user, email_verify
 from accounts.validators import password_too_long, password_too_long_message
 from core.errors import ServiceError
 from core.request import RequestMeta
@@ -58,6 +64,30 @@ class ResetPasswordPageView(auth_views.PasswordResetConfirmView):
             return self.form_invalid(form)
 
 
+@method_decorator(csrf_exempt, name="dispatch")
+class VerifyEmailPageView(View):
+    """The page a verification mail links to. GET only shows a button (mail scanners fetch
+    links; only a person's POST verifies), POST verifies through the API's service.
+
+    No CSRF check: the token in the URL is the whole credential (whoever holds it can POST
+    to /api/v1/auth/verify-email anyway), and the page sends no Referer (base.html), so the
+    browser's Origin is "null", which Django's check would refuse.
+    """
+
+    template_name = "accounts/verify_email.html"
+
+    def get(self, request, uidb64: str, token: str):
+        valid = email_verification_user(uidb64=uidb64, token=token) is not None
+        return render(request, self.template_name, {"valid": valid}, status=200 if valid else 400)
+
+    def post(self, request, uidb64: str, token: str):
+        try:
+            email_verify(uidb64=uidb64, token=token, meta=RequestMeta.from_request(request))
+        except ServiceError:
+            return render(request, self.template_name, {"valid": False}, status=400)
+        return render(request, self.template_name, {"verified": True})
+
+
 class ResetPasswordDoneView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_done.html"
 
@@ -66,6 +96,16 @@ class StaffPasswordChangeForm(PasswordChangeForm):
     def __init__(self, user, *args, request=None, **kwargs):
         self.request = request
         super().__init__(user, *args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        password = cleaned.get("new_password1")
+        if password and not self.errors:
+            try:
+                password_history_check(user=self.user, password=password)
+            except ServiceError as exc:
+                self.add_error("new_password2", " ".join(m for ms in (exc.errors or {}).values() for m in ms))
+        return cleaned
 
     def save(self, commit=True):
         password_set(

@@ -6,7 +6,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework_simplejwt.tokens import Token
 
-from accounts.roles import scopes_for
+from accounts.errors import MfaRequired
+from accounts.roles import mfa_required_for, scopes_for
+from accounts.tokens import amr_of
 
 
 def effective_scopes(request: Request) -> frozenset[str]:
@@ -37,3 +39,15 @@ class SessionOnly(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.auth, Token)
+
+
+class MfaSatisfied(BasePermission):
+    """For roles in MFA_REQUIRED_FOR_ROLES, a session must have logged in with a code
+    (`otp` in the access token's `amr`). API keys are not sessions: they pass here, and
+    apikeys refuses to create one for such a role from a session without `otp`."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.auth, Token) and mfa_required_for(request.user.role):
+            if "otp" not in amr_of(request.auth.payload):
+                raise MfaRequired()
+        return True

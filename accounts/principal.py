@@ -22,6 +22,9 @@ class Principal:
     is_active: bool
     date_joined: datetime
     last_login: datetime | None
+    # Defaults: a snapshot cached before these fields existed still loads.
+    mfa_enabled: bool = False
+    email_verified: bool = False
 
     is_authenticated: ClassVar[bool] = True
     is_anonymous: ClassVar[bool] = False

@@ -11,6 +11,7 @@ __all__ = [
     "Role",
     "Scope",
     "has_staff_access",
+    "mfa_required_for",
     "outranks",
     "rate_for",
     "requests_per_second",
@@ -65,6 +66,11 @@ def scopes_for(role: str) -> frozenset[str]:
 def has_staff_access(*, role: str, is_active: bool) -> bool:
     """Django admin access (is_staff, is_superuser, every permission): active admins only."""
     return is_active and role == Role.ADMIN
+
+
+def mfa_required_for(role: str) -> bool:
+    """Whether this role's admin API and Django admin need a second factor (MFA_REQUIRED_FOR_ROLES)."""
+    return role in settings.MFA_REQUIRED_FOR_ROLES
 
 
 def rate_for(role: str) -> str:

@@ -104,6 +104,11 @@ class SessionAccessToken(AccessToken):
 REMEMBER_ME_CLAIM = "rmb"
 # The session's absolute deadline (epoch seconds), so rotation caps `exp` without a read.
 ABSOLUTE_EXPIRY_CLAIM = "aex"
+# RFC 8176 authentication methods; the refresh token carries them too, so rotation keeps
+# them without reading the session row.
+AMR_CLAIM = "amr"
+AMR_PASSWORD = ("pwd",)
+AMR_PASSWORD_OTP = ("pwd", "otp")
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,13 @@ def absolute_lifetime(*, remember_me: bool) -> timedelta:
 
 
 def token_pair_issue(
-    *, session_id, user_id: int, role: str, remember_me: bool, absolute_expires_at: datetime
+    *,
+    session_id,
+    user_id: int,
+    role: str,
+    remember_me: bool,
+    absolute_expires_at: datetime,
+    amr: tuple[str, ...] = AMR_PASSWORD,
 ) -> TokenPair:
     """Sign a new access/refresh pair for a session and record the refresh token's jti.
 
@@ -153,6 +164,7 @@ def token_pair_issue(
     refresh["sid"] = str(session_id)
     if remember_me:
         refresh[REMEMBER_ME_CLAIM] = True  # so rotation keeps the lifetime without a lookup
+    refresh[AMR_CLAIM] = list(amr)
 
     access = SessionAccessToken()
     access.set_exp(from_time=refresh.current_time)
@@ -160,6 +172,7 @@ def token_pair_issue(
     access["sub"] = str(user_id)
     access["sid"] = str(session_id)
     access["role"] = role
+    access[AMR_CLAIM] = list(amr)
 
     raw_refresh = str(refresh)
     expires_at = datetime_from_epoch(refresh["exp"])
@@ -235,3 +248,11 @@ def expired_refresh_token_claims(raw: str) -> dict | None:
     if claims.get(api_settings.TOKEN_TYPE_CLAIM) != SessionRefreshToken.token_type:
         return None
     return claims
+
+
+def amr_of(claims) -> tuple[str, ...]:
+    """The authentication methods a token names (tokens from before MFA: password only)."""
+    amr = claims.get(AMR_CLAIM)
+    if isinstance(amr, list) and all(isinstance(m, str) for m in amr):
+        return tuple(amr)
+    return AMR_PASSWORD

@@ -9,6 +9,7 @@ from axes.middleware import AxesMiddleware
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
+from django_otp.middleware import OTPMiddleware
 
 API_PREFIX = "/api/"
 
@@ -28,3 +29,4 @@ HtmlOnlySessionMiddleware = _html_only(SessionMiddleware)
 HtmlOnlyAuthenticationMiddleware = _html_only(AuthenticationMiddleware)
 HtmlOnlyMessageMiddleware = _html_only(MessageMiddleware)
 HtmlOnlyAxesMiddleware = _html_only(AxesMiddleware)
+HtmlOnlyOTPMiddleware = _html_only(OTPMiddleware)

@@ -5,7 +5,12 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api import discovery
-from accounts.pages import ResetPasswordDoneView, ResetPasswordPageView, StaffPasswordChangeView
+from accounts.pages import (
+    ResetPasswordDoneView,
+    ResetPasswordPageView,
+    StaffPasswordChangeView,
+    VerifyEmailPageView,
+)
 from config import exception_handler
 from config.observability.views import LivenessView, metrics_view
 from config.views import HealthView, ServiceInfoView
@@ -50,6 +55,7 @@ urlpatterns = [
         ResetPasswordPageView.as_view(),
         name="password-reset-page",
     ),
+    path("verify-email/<uidb64>/<token>/", VerifyEmailPageView.as_view(), name="verify-email-page"),
     path("reset-password/done/", ResetPasswordDoneView.as_view(), name="password-reset-done"),
     path(
         "admin/password_change/",

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.errors import MFA_CODE_INVALID
 from accounts.models import Role
 from accounts.tests.factories import PASSWORD, UserFactory
+from accounts.tests.helpers import mfa_enrol, totp_code_unused
 from apikeys.models import APIKey
 from apikeys.services import apikey_create
 
@@ -52,10 +54,12 @@ def page(live_server, settings):
 
 
 def admin_login(page) -> None:
-    UserFactory(username="staffer", email="staffer@example.com", role=Role.ADMIN)
+    staffer = UserFactory(username="staffer", email="staffer@example.com", role=Role.ADMIN)
+    device, _codes = mfa_enrol(staffer)  # admins log in with a second factor
     page.goto(page.base + "/admin/")
     page.fill("#id_username", "staffer")
     page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", totp_code_unused(device))
     page.shot("01-login")
     page.click("input[type=submit]")
     page.wait_for_selector("#site-name")
@@ -145,3 +149,72 @@ def test_read_what_happened_to_an_account(page):
     page.click("#result_list tbody tr >> nth=0 >> a")
     page.shot("10-audit-event")
     assert re.search(r"Locked out|Login failed", page.content())
+
+
+def test_an_admin_is_walked_through_mfa_enrolment_then_logs_in_with_a_code(page):
+    from base64 import b32decode
+
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    UserFactory(username="newadmin", email="newadmin@example.com", role=Role.ADMIN)
+    page.goto(page.base + "/admin/")
+    page.fill("#id_username", "newadmin")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#qr-code svg")
+    page.shot("mfa-01-enrolment-qr-code")
+    assert page.url.endswith("/admin/mfa/setup/")
+    page.goto(page.base + "/admin/accounts/user/")  # nothing else opens before enrolment
+    assert page.url.endswith("/admin/mfa/setup/")
+    # What an authenticator app does with the key it scanned: RFC 6238 over the shared secret.
+    secret = page.inner_text("#totp-secret").strip()
+    page.fill("#id_code", f"{totp(b32decode(secret)):06d}")
+    page.click("#mfa-enrol-form input[type=submit]")
+    page.wait_for_selector("#recovery-codes")
+    page.shot("mfa-02-recovery-codes")
+    assert page.locator("#recovery-codes li").count() == 10
+    page.click("#continue")
+    page.wait_for_selector("#site-name")
+    page.shot("mfa-03-admin-index")
+    page.click("#logout-form button")
+    page.wait_for_selector("text=Logged out")
+
+    page.goto(page.base + "/admin/")
+    page.fill("#id_username", "newadmin")
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", "000000")
+    page.click("input[type=submit]")
+    page.wait_for_selector(".errornote")
+    page.shot("mfa-04-wrong-code-refused")
+    assert page.inner_text(".errornote").strip() == MFA_CODE_INVALID
+    assert "/admin/login/" in page.url
+
+    device = TOTPDevice.objects.get(user__username="newadmin", confirmed=True)
+    page.fill("#id_username", "newadmin")
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", totp_code_unused(device))
+    page.click("input[type=submit]")
+    page.wait_for_selector("#content-main .app-accounts")
+    page.shot("mfa-05-logged-in-with-a-code")
+    assert "/admin/login/" not in page.url
+
+
+def test_a_user_verifies_their_email_by_opening_the_mailed_link(page, settings):
+    from django.core import mail
+
+    from accounts.models import User
+
+    settings.EMAIL_SEND_ASYNC = False
+    body = {"username": "verifier", "email": "verifier@example.com", "password": PASSWORD}
+    assert APIClient().post("/api/v1/auth/register", body, format="json").status_code == 201
+    link = re.search(r"http://testserver(/verify-email/\S+/)", mail.outbox[-1].body).group(1)
+    page.goto(page.base + link)
+    page.shot("verify-01-page")
+    assert User.objects.get(username="verifier").email_verified is False
+    page.click("#verify")
+    page.wait_for_selector("#verified")
+    page.shot("verify-02-verified")
+    assert User.objects.get(username="verifier").email_verified is True
+    page.goto(page.base + link)  # a used link
+    assert "This link does not work" in page.inner_text("h1")

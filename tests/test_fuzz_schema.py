@@ -11,8 +11,7 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
-from django.test import RequestFactory
+from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -22,9 +21,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts.models import Role
-from accounts.services.sessions import session_login
-from accounts.tests.factories import PASSWORD, UserFactory
+from accounts.models import Role, User
+from accounts.services.sessions import session_start
+from accounts.tests.factories import UserFactory
+from accounts.tests.helpers import mfa_enrol
+from accounts.tokens import AMR_PASSWORD_OTP
 from core.request import RequestMeta
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
@@ -54,16 +55,21 @@ def keep_test_connection():
 def admin_token(db, settings, keep_test_connection):
     settings.RATELIMIT_AUTH = "1000000/m"
     settings.RATELIMIT_BY_ROLE = {**settings.RATELIMIT_BY_ROLE, "admin": "1000000/h"}
-    UserFactory(username="fuzz-admin", email="fuzz-admin@example.com", role=Role.ADMIN)
+    admin = UserFactory(username="fuzz-admin", email="fuzz-admin@example.com", role=Role.ADMIN)
+    mfa_enrol(admin)  # an admin's API sessions need a second factor (MFA_REQUIRED_FOR_ROLES)
     UserFactory(username="fuzz-other", email="fuzz-other@example.com")
 
     def fresh() -> str:
         # A fresh session per example: a fuzzed logout or password change must not starve the
         # rest. (Through the service: Django's test client would reconnect the signal above.)
-        request = RequestFactory().post("/api/v1/auth/login")
-        _user, pair = session_login(
-            request=request, identifier="fuzz-admin", password=PASSWORD, remember_me=False, meta=RequestMeta()
-        )
+        # The session a two-step login opens (one TOTP code per 30 s would not last the run).
+        with transaction.atomic():
+            _session, pair = session_start(
+                user=User.objects.get(pk=admin.pk),
+                remember_me=False,
+                meta=RequestMeta(),
+                amr=AMR_PASSWORD_OTP,
+            )
         return pair.access_token
 
     return fresh

@@ -9,7 +9,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import PASSWORD, UserFactory
-from accounts.tests.helpers import bearer_client, login
+from accounts.tests.helpers import bearer_client, login, staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -167,7 +167,7 @@ def test_security_headers_and_no_cors(api_client, client, admin_user):
         "/api/v1/auth/login", HTTP_ORIGIN="https://evil.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
     )
     assert "Access-Control-Allow-Origin" not in preflight
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     admin_page = client.get("/admin/")
     assert admin_page["X-Frame-Options"] == "DENY"
 
@@ -316,7 +316,7 @@ def test_password_reset_answers_the_same_and_mails_off_the_request_thread(
     ],
 )
 def test_nul_bytes_in_query_strings_are_a_400(client, admin_user, api_client, url):
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     token = login(api_client, admin_user.username)["access_token"]
     response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == HTTPStatus.BAD_REQUEST

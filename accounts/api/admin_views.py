@@ -16,7 +16,7 @@ from accounts.api.serializers import (
     AdminUserUpdateSerializer,
 )
 from accounts.models import RevokeReason, User
-from accounts.permissions import HasScope
+from accounts.permissions import HasScope, MfaSatisfied
 from accounts.roles import Scope
 from accounts.services.housekeeping import auth_cleanup
 from accounts.services.lockouts import lockout_clear
@@ -42,7 +42,7 @@ def _user_or_404(user_id) -> User:
 
 
 class AdminView(APIView):
-    permission_classes = [HasScope]
+    permission_classes = [HasScope, MfaSatisfied]
 
 
 class AdminUserListView(AdminView):

@@ -25,6 +25,8 @@ class UserSerializer(serializers.Serializer):
     is_active = serializers.BooleanField()
     date_joined = serializers.DateTimeField()
     last_login = serializers.DateTimeField(allow_null=True)
+    mfa_enabled = serializers.BooleanField()
+    email_verified = serializers.BooleanField()
 
 
 def user_representation(user) -> dict:
@@ -40,6 +42,8 @@ def user_representation(user) -> dict:
         "is_active": get("is_active"),
         "date_joined": iso_datetime(get("date_joined")),
         "last_login": iso_datetime(get("last_login")),
+        "mfa_enabled": get("mfa_enabled"),
+        "email_verified": get("email_verified"),
     }
 
 
@@ -89,6 +93,49 @@ class LoginSerializer(serializers.Serializer):
             raise serializers.ValidationError({"username": ["Give a username or an email address."]})
         attrs["identifier"] = identifier
         return attrs
+
+
+class MfaPendingSerializer(serializers.Serializer):
+    mfa_required = serializers.BooleanField()
+    mfa_token = serializers.CharField()
+    methods = serializers.ListField(child=serializers.CharField())
+
+
+class LoginMfaSerializer(serializers.Serializer):
+    mfa_token = serializers.CharField(max_length=200)
+    code = serializers.CharField(max_length=32)
+
+
+class VerifyEmailSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class PasswordSerializer(serializers.Serializer):
+    password = password_field()
+
+
+class MfaCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=32)
+
+
+class MfaDisableSerializer(serializers.Serializer):
+    password = password_field()
+    code = serializers.CharField(max_length=32)
+
+
+class TotpSetupSerializer(serializers.Serializer):
+    secret = serializers.CharField()
+    otpauth_uri = serializers.CharField()
+    qr_svg = serializers.CharField()
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(child=serializers.CharField())
 
 
 class RefreshSerializer(serializers.Serializer):

@@ -4,6 +4,13 @@ from core.routing import route
 urlpatterns = [
     route("auth/register", views.RegisterView, "auth-register"),
     route("auth/login", views.LoginView, "auth-login"),
+    route("auth/login/mfa", views.LoginMfaView, "auth-login-mfa"),
+    route("auth/mfa/totp/setup", views.TotpSetupView, "auth-mfa-totp-setup"),
+    route("auth/mfa/totp/confirm", views.TotpConfirmView, "auth-mfa-totp-confirm"),
+    route("auth/mfa/totp", views.TotpView, "auth-mfa-totp"),
+    route("auth/mfa/recovery-codes", views.RecoveryCodesView, "auth-mfa-recovery-codes"),
+    route("auth/verify-email", views.VerifyEmailView, "auth-verify-email"),
+    route("auth/verify-email/resend", views.VerifyEmailResendView, "auth-verify-email-resend"),
     route("auth/refresh", views.RefreshView, "auth-refresh"),
     route("auth/verify", views.VerifyView, "auth-verify"),
     route("auth/me", views.MeView, "auth-me"),

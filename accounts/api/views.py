@@ -3,7 +3,7 @@
 from http import HTTPStatus
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,15 +13,19 @@ from accounts.api import serializers as s
 from accounts.models import RevokeReason
 from accounts.permissions import HasScope, SessionOnly
 from accounts.roles import Scope
+from accounts.services.mfa import recovery_codes_regenerate, totp_confirm, totp_disable, totp_setup
 from accounts.services.passwords import password_change, password_reset_complete, password_reset_request
 from accounts.services.sessions import (
+    MfaPending,
+    mfa_login_complete,
     refresh_token_rotate,
     session_login,
     session_logout,
     session_revoke,
     session_revoke_all,
 )
-from accounts.services.users import user_create, user_profile_update
+from accounts.services.users import user_profile_update
+from accounts.services.verification import email_verification_resend, email_verify, user_register
 from accounts.throttling import ClientIPThrottle, ResetEmailThrottle, VerifyIPThrottle
 from core import metrics
 from core.errors import ServiceError
@@ -35,6 +39,10 @@ def _token_response(user, pair, status=HTTPStatus.OK) -> Response:
         status=status,
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
+
+
+REGISTRATION_ACCEPTED = "Check your inbox: we sent a link to verify the address."
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _valid(serializer_class, request) -> dict:
@@ -64,30 +72,87 @@ class RateLimitedPublicView(PublicView):
 class RegisterView(RateLimitedPublicView):
     ratelimit_group = "register"
 
-    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer})
+    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer, 202: s.DetailSerializer})
     def post(self, request):
         data = _valid(s.RegisterSerializer, request)
-        user = user_create(
+        user = user_register(
             username=data["username"],
             email=data["email"],
             password=data["password"],
             full_name=data["full_name"],
+            verify_url=_verify_url(request),
             meta=RequestMeta.from_request(request),
         )
+        if user is None:  # EMAIL_VERIFICATION=mandatory: the same answer for a taken address
+            return Response({"detail": REGISTRATION_ACCEPTED}, status=HTTPStatus.ACCEPTED)
         return Response(s.UserSerializer(user).data, status=HTTPStatus.CREATED)
+
+
+def _verify_url(request):
+    def build(uidb64: str, token: str) -> str:
+        return request.build_absolute_uri(
+            reverse("verify-email-page", kwargs={"uidb64": uidb64, "token": token})
+        )
+
+    return build
+
+
+class VerifyEmailView(RateLimitedPublicView):
+    ratelimit_group = "verify-email"
+
+    @extend_schema(request=s.VerifyEmailSerializer, responses={204: None})
+    def post(self, request):
+        data = _valid(s.VerifyEmailSerializer, request)
+        email_verify(uidb64=data["uid"], token=data["token"], meta=RequestMeta.from_request(request))
+        return Response(status=HTTPStatus.NO_CONTENT)
+
+
+class VerifyEmailResendView(APIView):
+    permission_classes = [HasScope]
+    required_scopes = {"POST": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=None, responses={202: None})
+    def post(self, request):
+        email_verification_resend(user_id=request.user.pk, verify_url=_verify_url(request))
+        return Response(status=HTTPStatus.ACCEPTED)
 
 
 class LoginView(RateLimitedPublicView):
     ratelimit_group = "login"
 
-    @extend_schema(request=s.LoginSerializer, responses={200: s.TokenResponseSerializer})
+    @extend_schema(
+        request=s.LoginSerializer,
+        responses={
+            200: PolymorphicProxySerializer(
+                "LoginResponse", [s.TokenResponseSerializer, s.MfaPendingSerializer], None
+            )
+        },
+    )
     def post(self, request):
         data = _valid(s.LoginSerializer, request)
-        user, pair = session_login(
+        user, result = session_login(
             request=request._request,  # axes records failures against the Django request
             identifier=data["identifier"],
             password=data["password"],
             remember_me=data["remember_me"],
+            meta=RequestMeta.from_request(request),
+        )
+        if isinstance(result, MfaPending):
+            body = {"mfa_required": True, "mfa_token": result.mfa_token, "methods": list(result.methods)}
+            return Response(body, headers=NO_STORE)
+        return _token_response(user, result)
+
+
+class LoginMfaView(RateLimitedPublicView):
+    ratelimit_group = "login-mfa"
+
+    @extend_schema(request=s.LoginMfaSerializer, responses={200: s.TokenResponseSerializer})
+    def post(self, request):
+        data = _valid(s.LoginMfaSerializer, request)
+        user, pair = mfa_login_complete(
+            request=request._request,
+            mfa_token=data["mfa_token"],
+            code=data["code"],
             meta=RequestMeta.from_request(request),
         )
         return _token_response(user, pair)
@@ -236,3 +301,57 @@ class SessionDetailView(APIView):
     def delete(self, request, session_id):
         session_revoke(user=request.user, session_id=session_id, meta=RequestMeta.from_request(request))
         return Response(status=HTTPStatus.NO_CONTENT)
+
+
+class TotpSetupView(APIView):
+    permission_classes = [HasScope, SessionOnly]
+    required_scopes = {"POST": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=s.PasswordSerializer, responses={200: s.TotpSetupSerializer})
+    def post(self, request):
+        data = _valid(s.PasswordSerializer, request)
+        setup = totp_setup(user_id=request.user.pk, password=data["password"])
+        body = {"secret": setup.secret, "otpauth_uri": setup.otpauth_uri, "qr_svg": setup.qr_svg}
+        return Response(body, headers=NO_STORE)
+
+
+class TotpConfirmView(APIView):
+    permission_classes = [HasScope, SessionOnly]
+    required_scopes = {"POST": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=s.MfaCodeSerializer, responses={200: s.RecoveryCodesSerializer})
+    def post(self, request):
+        data = _valid(s.MfaCodeSerializer, request)
+        codes = totp_confirm(
+            user_id=request.user.pk, code=data["code"], meta=RequestMeta.from_request(request)
+        )
+        return Response({"recovery_codes": codes}, headers=NO_STORE)
+
+
+class TotpView(APIView):
+    permission_classes = [HasScope, SessionOnly]
+    required_scopes = {"DELETE": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=s.MfaDisableSerializer, responses={204: None})
+    def delete(self, request):
+        data = _valid(s.MfaDisableSerializer, request)
+        totp_disable(
+            user_id=request.user.pk,
+            password=data["password"],
+            code=data["code"],
+            meta=RequestMeta.from_request(request),
+        )
+        return Response(status=HTTPStatus.NO_CONTENT)
+
+
+class RecoveryCodesView(APIView):
+    permission_classes = [HasScope, SessionOnly]
+    required_scopes = {"POST": Scope.PROFILE_WRITE}
+
+    @extend_schema(request=s.PasswordSerializer, responses={200: s.RecoveryCodesSerializer})
+    def post(self, request):
+        data = _valid(s.PasswordSerializer, request)
+        codes = recovery_codes_regenerate(
+            user_id=request.user.pk, password=data["password"], meta=RequestMeta.from_request(request)
+        )
+        return Response({"recovery_codes": codes}, headers=NO_STORE)

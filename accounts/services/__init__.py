@@ -6,4 +6,7 @@ commands all come through here; import from the concern's module (`accounts.serv
 - passwords: change, reset, set by an operator
 - lockouts: clearing failed-login records
 - housekeeping: deleting what has expired
+- mfa: TOTP devices, recovery codes, the login's second-step challenge
+- verification: email verification links and registration
+- history: password history
 """

@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts import hooks
-from accounts.models import Session
+from accounts.models import MfaChallenge, Session
 from audit.models import Event
 from audit.services import audit_record
 from core.request import SYSTEM, RequestMeta
@@ -28,6 +28,7 @@ def _cleanup_targets(now: datetime) -> dict[str, QuerySet[Any]]:
     targets: dict[str, QuerySet[Any]] = {
         "tokens": OutstandingToken.objects.filter(expires_at__lt=now),
         "sessions": Session.objects.filter(Q(expires_at__lt=now) | Q(revoked_at__lt=now - SESSION_RETENTION)),
+        "mfa_challenges": MfaChallenge.objects.filter(expires_at__lt=now),
     }
     for contribute in hooks.cleanup_targets:
         targets.update(contribute(now))

@@ -15,6 +15,7 @@ from accounts.errors import RESET_LINK_INVALID, WRONG_CURRENT_PASSWORD, CurrentP
 from accounts.mail import mail_send_later
 from accounts.models import RevokeReason, Session, User
 from accounts.selectors import password_reset_user
+from accounts.services.history import password_history_check, password_history_record
 from accounts.services.sessions import session_revoke, session_start, sessions_revoke_all_locked
 from accounts.services.users import password_check
 from accounts.tokens import TokenPair
@@ -41,12 +42,14 @@ def password_change(
         _password_change_failed(user=user, session_id=session_id, meta=meta)
         raise CurrentPasswordWrong(errors={"current_password": [WRONG_CURRENT_PASSWORD]})
     password_check(password=new_password, user=user, field="new_password")
+    password_history_check(user=user, password=new_password)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if locked.password != user.password:  # changed meanwhile by another request
             raise CurrentPasswordWrong(errors={"current_password": [WRONG_CURRENT_PASSWORD]})
         user.set_password(new_password)
         user.save(update_fields=["password"])
+        password_history_record(user=user)
         revoked = sessions_revoke_all_locked(user_id=user.pk, reason=RevokeReason.PASSWORD_CHANGE)
         if revoke_api_keys:
             hooks.user_credentials_revoked_publish(user.pk, RevokeReason.PASSWORD_CHANGE, meta)
@@ -128,8 +131,10 @@ def _password_replace(
         user = User.objects.select_for_update().get(pk=user.pk)
         if reset_token is not None and not default_token_generator.check_token(user, reset_token):
             raise ServiceError(RESET_LINK_INVALID, errors={"token": [RESET_LINK_INVALID]})
+        password_history_check(user=user, password=new_password)
         user.set_password(new_password)
         user.save(update_fields=["password"])
+        password_history_record(user=user)
         revoked = sessions_revoke_all_locked(user_id=user.pk, reason=reason)
         if reason == RevokeReason.PASSWORD_RESET:
             # Whoever reset the password may be recovering the account from an intruder.

@@ -2,12 +2,14 @@
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_login_failed
 from django.db import connection, transaction
 from django.db.models import Exists
 from django.http import HttpRequest
@@ -17,10 +19,13 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts import auth_state
 from accounts.cookie_sessions import cookie_sessions_end_for_user
 from accounts.errors import (
+    MFA_TOKEN_INVALID,
     NO_SESSION,
     REFRESH_TOKEN_INVALID,
     AccountLocked,
+    EmailNotVerified,
     InvalidCredentials,
+    MfaInvalid,
     SessionExpired,
     TokenExpired,
     TokenNotValid,
@@ -31,11 +36,21 @@ from accounts.lockout import lockout_retry_after, login_identifier
 from accounts.models import RevokeReason, Session, User
 from accounts.principal import Principal
 from accounts.selectors import user_by_identifier
+from accounts.services.mfa import (
+    METHODS,
+    mfa_challenge_locked,
+    mfa_challenge_start,
+    mfa_challenge_usable,
+    mfa_code_verify,
+)
 from accounts.tokens import (
     ABSOLUTE_EXPIRY_CLAIM,
+    AMR_PASSWORD,
+    AMR_PASSWORD_OTP,
     REMEMBER_ME_CLAIM,
     TokenPair,
     absolute_lifetime,
+    amr_of,
     expired_refresh_token_claims,
     refresh_lifetime,
     refresh_token_decode,
@@ -50,7 +65,17 @@ from core.request import SYSTEM, RequestMeta
 logger = logging.getLogger("gatehouse.accounts")
 
 
-def session_start(*, user: User, remember_me: bool, meta: RequestMeta) -> tuple[Session, TokenPair]:
+@dataclass(frozen=True)
+class MfaPending:
+    """A right password for an enrolled user: no session yet, a code is owed."""
+
+    mfa_token: str
+    methods: tuple[str, ...] = METHODS
+
+
+def session_start(
+    *, user: User, remember_me: bool, meta: RequestMeta, amr: tuple[str, ...] = AMR_PASSWORD
+) -> tuple[Session, TokenPair]:
     """Open a session for a user whose credentials were just checked, in the caller's transaction."""
     now = timezone.now()
     session = Session(
@@ -62,6 +87,7 @@ def session_start(*, user: User, remember_me: bool, meta: RequestMeta) -> tuple[
         absolute_expires_at=now + absolute_lifetime(remember_me=remember_me),
         ip_address=meta.ip_address,
         user_agent=meta.user_agent,
+        amr=" ".join(amr),
     )
     pair = token_pair_issue(
         session_id=session.pk,
@@ -69,6 +95,7 @@ def session_start(*, user: User, remember_me: bool, meta: RequestMeta) -> tuple[
         role=user.role,
         remember_me=remember_me,
         absolute_expires_at=session.absolute_expires_at,
+        amr=amr,
     )
     session.refresh_jti = pair.refresh_jti
     session.expires_at = pair.refresh_expires_at
@@ -78,35 +105,111 @@ def session_start(*, user: User, remember_me: bool, meta: RequestMeta) -> tuple[
 
 def session_login(
     *, request: HttpRequest, identifier: str, password: str, remember_me: bool, meta: RequestMeta
-) -> tuple[User, TokenPair]:
-    """Check a password (axes counts failures), then open a session and issue its first tokens."""
+) -> tuple[User, TokenPair | MfaPending]:
+    """Check a password (axes counts failures), then open a session and issue its first tokens,
+    or, for a user enrolled in MFA, hand out the challenge that a code completes."""
     user = authenticate(request, username=identifier, password=password)
     if not isinstance(user, User):
         _login_failed(request=request, identifier=identifier, meta=meta)
-    # A success clears this name's failures from this address (axes' reset-on-success).
+    if settings.EMAIL_VERIFICATION == "mandatory" and not user.email_verified:
+        raise EmailNotVerified()
+    if user.mfa_enabled:
+        # No reset of the failure count yet: a password alone must not buy fresh code guesses.
+        return user, MfaPending(mfa_token=mfa_challenge_start(user=user, remember_me=remember_me))
+    _lockout_reset(request=request, identifier=identifier, meta=meta)
+    with transaction.atomic():
+        pair = _session_open(user=user, remember_me=remember_me, meta=meta, amr=AMR_PASSWORD)
+    return user, pair
+
+
+def _lockout_reset(*, request: HttpRequest, identifier: str, meta: RequestMeta) -> None:
+    """A success clears this name's failures from this address (axes' reset-on-success)."""
     AxesProxyHandler.reset_attempts(
         ip_address=meta.ip_address, username=login_identifier(request, {"username": identifier})
     )
+
+
+def _session_open(
+    *, user: User, remember_me: bool, meta: RequestMeta, amr: tuple[str, ...], details: dict | None = None
+) -> TokenPair:
+    """The session of a verified login, in the caller's transaction.
+
+    Under the row lock a password change, reset or deactivation either committed before
+    (then this login is refused) or waits and then revokes the session made here.
+    One UPDATE both checks and locks: it matches only if the hash and status are still
+    the ones just verified, and holds the row until commit.
+    """
+    user.last_login = timezone.now()
+    still_valid = User.objects.filter(pk=user.pk, password=user.password, is_active=True).update(
+        last_login=user.last_login
+    )
+    if not still_valid:
+        raise InvalidCredentials()
+    session, pair = session_start(user=user, remember_me=remember_me, meta=meta, amr=amr)
+    auth_state.publish_user_changed(user.pk, powers=False)
+    audit_record(
+        event=Event.LOGIN_SUCCEEDED,
+        meta=meta,
+        actor=user,
+        target=user,
+        details={
+            "session_id": str(session.pk),
+            "remember_me": remember_me,
+            "amr": list(amr),
+            **(details or {}),
+        },
+    )
+    return pair
+
+
+def mfa_login_complete(
+    *, request: HttpRequest, mfa_token: str, code: str, meta: RequestMeta
+) -> tuple[User, TokenPair]:
+    """The second step: a TOTP code or a recovery code for the challenge a password left.
+
+    The challenge row is locked, so its attempt count is exact across processes; it dies on
+    success, after MFA_MAX_ATTEMPTS wrong codes, or after MFA_TOKEN_LIFETIME_SECONDS. Wrong
+    codes are audited and count toward the axes lockout of that username and address.
+    """
+    failed: User | None = None
     with transaction.atomic():
-        # Under the row lock a password change, reset or deactivation either committed before
-        # (then this login is refused) or waits and then revokes the session made here.
-        # One UPDATE both checks and locks: it matches only if the hash and status are still
-        # the ones just verified, and holds the row until commit.
-        user.last_login = timezone.now()
-        still_valid = User.objects.filter(pk=user.pk, password=user.password, is_active=True).update(
-            last_login=user.last_login
-        )
-        if not still_valid:
-            raise InvalidCredentials()
-        session, pair = session_start(user=user, remember_me=remember_me, meta=meta)
-        auth_state.publish_user_changed(user.pk, powers=False)
-        audit_record(
-            event=Event.LOGIN_SUCCEEDED,
-            meta=meta,
-            actor=user,
-            target=user,
-            details={"session_id": str(session.pk), "remember_me": remember_me},
-        )
+        challenge = mfa_challenge_locked(mfa_token)
+        if challenge is None or not mfa_challenge_usable(challenge):
+            raise MfaInvalid(MFA_TOKEN_INVALID)
+        user = challenge.user
+        credentials = {"username": user.username}
+        if AxesProxyHandler.is_locked(request, credentials):
+            raise AccountLocked(retry_after=lockout_retry_after(request))
+        method = mfa_code_verify(user=user, code=code)
+        if method is None:
+            challenge.attempts += 1
+            challenge.save(update_fields=["attempts"])
+            audit_record(
+                event=Event.MFA_FAILED,
+                meta=meta,
+                outcome=Outcome.FAILURE,
+                target=user,
+                details={
+                    "attempts": challenge.attempts,
+                    "challenge_dead": not mfa_challenge_usable(challenge),
+                },
+            )
+            failed = user
+        else:
+            challenge.used_at = timezone.now()
+            challenge.save(update_fields=["used_at"])
+            pair = _session_open(
+                user=user,
+                remember_me=challenge.remember_me,
+                meta=meta,
+                amr=AMR_PASSWORD_OTP,
+                details={"mfa_method": method},
+            )
+    if failed is not None:
+        # axes' own signal handler records the failure for this username and address.
+        user_login_failed.send(sender=__name__, credentials={"username": failed.username}, request=request)
+        raise MfaInvalid()
+    _lockout_reset(request=request, identifier=user.username, meta=meta)
     return user, pair
 
 
@@ -182,6 +285,7 @@ def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[Principa
                 role=user.role,
                 remember_me=bool(claims.get(REMEMBER_ME_CLAIM)),
                 absolute_expires_at=absolute,
+                amr=amr_of(claims),
             )
             blacklisted = BlacklistedToken.objects.filter(token__jti=jti)
             swapped = (
@@ -390,3 +494,22 @@ def session_logout(
     if session_id is None:
         raise ServiceError(NO_SESSION, errors={"refresh_token": [NO_SESSION]})
     session_revoke(user=user, session_id=session_id, reason=RevokeReason.LOGOUT, meta=meta)
+
+
+def mfa_code_check_for_login(*, request: HttpRequest, user: User, code: str, meta: RequestMeta) -> bool:
+    """The second factor of a login that is not an API session (the Django admin's form).
+    A wrong code is audited and counts toward the axes lockout like a wrong password."""
+    with transaction.atomic():
+        method = mfa_code_verify(user=user, code=code)
+        if method is None:
+            audit_record(
+                event=Event.MFA_FAILED,
+                meta=meta,
+                outcome=Outcome.FAILURE,
+                target=user,
+                details={"channel": "admin"},
+            )
+    if method is None:
+        user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)
+        return False
+    return True

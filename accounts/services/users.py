@@ -11,6 +11,8 @@ from accounts.emails import email_lookup_key, email_normalize
 from accounts.errors import PasswordInvalid
 from accounts.models import RevokeReason, User, username_validator
 from accounts.roles import Role, outranks
+from accounts.services.history import password_history_record
+from accounts.services.mfa import mfa_disable_locked
 from accounts.services.sessions import sessions_revoke_all_locked
 from accounts.validators import password_too_long, password_too_long_message
 from audit.models import Event
@@ -33,6 +35,16 @@ def password_check(*, password: str, user: User | None, field: str = "password")
         validate_password(password, user)
     except DjangoValidationError as exc:
         raise PasswordInvalid(errors={field: list(exc.messages)}) from None
+
+
+def username_check(*, username: str) -> None:
+    """A valid username nobody has (registration says so even when it hides emails)."""
+    try:
+        username_validator(username)
+    except DjangoValidationError as exc:
+        raise ServiceError(errors={"username": list(exc.messages)}) from None
+    if User.objects.alias(u=Lower("username")).filter(u=username.lower()).exists():
+        raise ServiceError(errors={"username": [USERNAME_TAKEN]})
 
 
 def _validate_identity(*, username: str, email: str, exclude_pk: int | None = None) -> None:
@@ -75,7 +87,9 @@ def user_create(
     if role not in Role.values:
         raise ServiceError(errors={"role": [UNKNOWN_ROLE]})
     _validate_identity(username=username, email=email)
-    user = User(username=username, email=email, full_name=full_name, role=role)
+    # Staff and operators vouch for the addresses they enter; a registration must prove it.
+    verified = meta.actor_kind != ActorKind.ANONYMOUS
+    user = User(username=username, email=email, full_name=full_name, role=role, email_verified=verified)
     if password_hash is not None:
         user.password = password_hash
     elif password is None:
@@ -88,6 +102,7 @@ def user_create(
     try:
         with transaction.atomic():
             user.save()
+            password_history_record(user=user)
             audit_record(event=event, meta=meta, target=user, details=details)
     except IntegrityError:
         # Lost a race with a concurrent registration of the same name or address.
@@ -199,3 +214,20 @@ def user_admin_update(
         if is_active is not None:
             user_set_active(user_id=user_id, is_active=is_active, meta=meta)
     return User.objects.get(pk=user_id)
+
+
+def user_mfa_reset(*, user_id: int, meta: RequestMeta = SYSTEM) -> int:
+    """An operator's answer to a lost device: every factor removed, every session revoked
+    (sessions that proved the old device must not outlive it). Returns sessions revoked."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        was_enabled = user.mfa_enabled
+        mfa_disable_locked(user=user)
+        revoked = sessions_revoke_all_locked(user_id=user.pk, reason=RevokeReason.ADMIN)
+        audit_record(
+            event=Event.MFA_RESET,
+            meta=meta,
+            target=user,
+            details={"was_enabled": was_enabled, "sessions_revoked": revoked},
+        )
+    return revoked

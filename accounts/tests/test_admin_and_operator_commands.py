@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Role, Session, User
 from accounts.tests.factories import PASSWORD, UserFactory
-from accounts.tests.helpers import bearer_client, login
+from accounts.tests.helpers import bearer_client, login, staff_login
 from audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def _roomy_rates(settings):
 
 @pytest.fixture
 def staff(client, admin_user):
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     return client
 
 
@@ -46,7 +46,7 @@ def lock(client, username):
 def test_only_admins_reach_the_admin(client, user, admin_user):
     client.force_login(user)
     assert client.get("/admin/").status_code == HTTPStatus.FOUND  # to the login page
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     assert client.get("/admin/").status_code == HTTPStatus.OK
 
 

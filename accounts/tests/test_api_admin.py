@@ -44,6 +44,8 @@ def test_list_users_paginated_with_locked_and_filters(api_client, admin, admin_u
     by_name = {u["username"]: u for u in body["results"]}
     assert by_name["alice"]["locked"] is True and by_name["dev1"]["locked"] is False
     assert set(by_name["alice"]) == {
+        "mfa_enabled",
+        "email_verified",
         "id",
         "username",
         "email",
@@ -163,7 +165,7 @@ def test_cleanup_removes_expired_records(api_client, admin, user):
     assert response.status_code == HTTPStatus.OK
     counts = response.json()
     assert counts["tokens"] == 2 and counts["sessions"] == 1
-    assert set(counts) == {"tokens", "sessions", "api_keys", "attempts", "failure_logs"}
+    assert set(counts) == {"tokens", "sessions", "mfa_challenges", "api_keys", "attempts", "failure_logs"}
     assert not Session.objects.filter(user=user).exists()
 
 

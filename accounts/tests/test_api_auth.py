@@ -20,7 +20,18 @@ from accounts.tests.helpers import bearer_client, login
 
 pytestmark = pytest.mark.django_db
 
-USER_FIELDS = {"id", "username", "email", "full_name", "role", "is_active", "date_joined", "last_login"}
+USER_FIELDS = {
+    "id",
+    "username",
+    "email",
+    "full_name",
+    "role",
+    "is_active",
+    "date_joined",
+    "last_login",
+    "mfa_enabled",
+    "email_verified",
+}
 
 
 def claims(token: str) -> dict:

@@ -21,8 +21,9 @@ def test_create_user_generates_and_prints_a_password_once(run_command):
         stdin="",
     )
     assert "Created admin ops" in output
-    password = output.split("Password (shown once, store it now): ")[1].strip()
+    password = output.split("Password (shown once, store it now): ")[1].splitlines()[0].strip()
     assert len(password) >= 32
+    assert "log in at /admin/" in output and "scan the QR code on the enrolment page" in output
     user = User.objects.get(username="ops")
     assert user.check_password(password) and user.is_staff and user.password.startswith("argon2$")
 

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 
 from accounts.errors import ACCOUNT_LOCKED, INVALID_CREDENTIALS
 from accounts.tests.factories import PASSWORD, UserFactory
-from accounts.tests.helpers import bearer_client, login
+from accounts.tests.helpers import bearer_client, login, staff_login
 from audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -127,7 +127,7 @@ def test_unlock_through_the_admin_api(api_client, user, admin_user):
 
 def test_unlock_through_the_django_admin(client, api_client, user, admin_user):
     lock(api_client)
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     response = client.post(
         "/admin/accounts/user/", {"action": "unlock_selected", "_selected_action": [user.pk]}
     )

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import HasScope
+from accounts.permissions import HasScope, MfaSatisfied
 from accounts.roles import Scope
 from apikeys import selectors, services
 from apikeys.api.serializers import APIKeyCreatedSerializer, APIKeyCreateSerializer, APIKeySerializer
@@ -23,6 +23,9 @@ class APIKeyListView(APIView):
 
     @extend_schema(request=APIKeyCreateSerializer, responses={201: APIKeyCreatedSerializer})
     def post(self, request):
+        # A key outlives its session: for roles that need MFA it is minted only by a session
+        # that logged in with a code (or by a key such a session minted).
+        MfaSatisfied().has_permission(request, self)
         serializer = APIKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

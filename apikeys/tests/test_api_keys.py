@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from accounts.services.users import user_set_active, user_set_role
 from accounts.tests.factories import UserFactory
-from accounts.tests.helpers import bearer_client, login
+from accounts.tests.helpers import bearer_client, login, staff_login
 from apikeys.models import APIKey
 from audit.models import AuditEvent
 
@@ -312,7 +312,7 @@ def test_revoke_unknown_prefix_is_an_error(db):
 
 def test_admin_lists_searches_and_revokes_without_showing_secrets(client, admin_user, auth_client):
     created = create_key(auth_client)
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     page = client.get(f"/admin/apikeys/apikey/?q={created['prefix']}")
     assert page.status_code == HTTPStatus.OK and page.context["cl"].result_count == 1
     assert client.get("/admin/apikeys/apikey/?q=alice").context["cl"].result_count == 1

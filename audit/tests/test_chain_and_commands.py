@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from accounts.tests.helpers import bearer_client, login
+from accounts.tests.helpers import bearer_client, login, staff_login
 from audit.models import AuditEvent, Event
 from audit.services import audit_record
 from core.request import RequestMeta
@@ -223,7 +223,7 @@ def test_admin_api_is_forbidden_to_other_roles(api_client, role):
 
 @pytest.fixture
 def staff_client(client, admin_user):
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     return client
 
 

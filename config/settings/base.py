@@ -116,7 +116,8 @@ APPEND_SLASH = False
 INSTALLED_APPS = [
     # First, so its commands (changepassword) replace Django's unaudited ones.
     "accounts",
-    "django.contrib.admin",
+    # Django's admin on Gatehouse's site: a TOTP code at login, enrolment before anything else.
+    "accounts.admin_apps.GatehouseAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -128,6 +129,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from here, not from a CDN
     "axes",
     "corsheaders",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "apikeys",
     "audit",
     "config.observability",
@@ -150,6 +153,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "config.middleware.HtmlOnlyAuthenticationMiddleware",
+    "config.middleware.HtmlOnlyOTPMiddleware",
     "config.middleware.HtmlOnlyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.HtmlOnlyAxesMiddleware",
@@ -388,6 +392,33 @@ def simple_jwt_settings(signing_key: str, *, issuer: str = JWT_ISSUER) -> dict:
 API_KEY_PEPPER = env_str("API_KEY_PEPPER")
 API_KEY_DEFAULT_DAYS = 90
 API_KEY_MAX_ACTIVE_PER_USER = 50
+
+# --- Email verification -------------------------------------------------------------
+# optional: mail sent at registration, login works; mandatory: no login before the link is
+# opened (and registration stops telling whether an address is taken); none: no mail.
+EMAIL_VERIFICATION = env_str("EMAIL_VERIFICATION", "optional").lower()
+if EMAIL_VERIFICATION not in {"optional", "mandatory", "none"}:
+    raise SystemExit(
+        f"error: EMAIL_VERIFICATION must be optional, mandatory or none, not {EMAIL_VERIFICATION!r}"
+    )
+EMAIL_VERIFICATION_TIMEOUT = 3 * 24 * 60 * 60  # the link may wait in an inbox over a weekend
+
+# --- Password history -----------------------------------------------------------------
+# A change or reset may not reuse any of the user's last N passwords (0 turns it off).
+PASSWORD_HISTORY_COUNT = env_int("PASSWORD_HISTORY_COUNT", 5)
+
+# --- Multi-factor authentication (django-otp TOTP, RFC 6238) -------------------------
+# Roles whose admin API needs a session that logged in with a code, and whose Django admin
+# login asks for one (enrolling first).
+MFA_REQUIRED_FOR_ROLES = frozenset(env_list("MFA_REQUIRED_FOR_ROLES", "admin"))
+MFA_TOKEN_LIFETIME_SECONDS = 300
+MFA_MAX_ATTEMPTS = 5
+MFA_RECOVERY_CODE_COUNT = 10
+OTP_TOTP_ISSUER = "Gatehouse"
+# Wrong codes are limited by the login's mfa_token (5 tries) and count toward the axes
+# lockout; django-otp's own per-device back-off would let anyone who knows the password
+# delay the owner's logins, so it is off.
+OTP_TOTP_THROTTLE_FACTOR = 0
 
 # --- Brute-force lockout (django-axes) --------------------------------------------
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)

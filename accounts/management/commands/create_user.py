@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.commands._helpers import password_from_operator
 from accounts.models import Role
+from accounts.roles import has_staff_access, mfa_required_for
 from accounts.services.users import user_create
 from core.commands import service_error_line
 from core.errors import ServiceError
@@ -46,3 +47,9 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Created {user.role} {user.username} (id {user.pk})."))
         if generated:
             self.stdout.write(f"Password (shown once, store it now): {password}")
+        if has_staff_access(role=user.role, is_active=user.is_active) and mfa_required_for(user.role):
+            self.stdout.write(
+                "Next: log in at /admin/ with this username and password (leave the code empty the "
+                "first time), scan the QR code on the enrolment page with an authenticator app and "
+                "enter its code. From then on every login asks for a code."
+            )
