@@ -8,6 +8,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+from django_tasks_db.admin import DBTaskResultAdmin  # registers the queue's admin, replaced below
+from django_tasks_db.models import DBTaskResult
 
 from accounts import selectors
 from accounts.models import RevokeReason, Session, User
@@ -265,3 +267,15 @@ class SessionAdmin(admin.ModelAdmin):
             session_revoke(user=session.user, session_id=session.pk, reason=RevokeReason.ADMIN, meta=meta)
             count += 1
         self.message_user(request, f"Revoked {count} session(s).", messages.SUCCESS)
+
+
+# The task queue's own admin shows each task's arguments, and a queued mail's body is a
+# password-reset link for someone else's account: staff see states, times and errors only.
+admin.site.unregister(DBTaskResult)
+
+
+@admin.register(DBTaskResult)
+class TaskResultAdmin(DBTaskResultAdmin):
+    def get_readonly_fields(self, request, obj=None):
+        hidden = {"args_kwargs", "return_value"}
+        return [name for name in super().get_readonly_fields(request, obj) if name not in hidden]

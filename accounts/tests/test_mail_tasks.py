@@ -142,3 +142,17 @@ def test_a_failing_smtp_server_with_immediate_tasks_is_logged_and_the_request_st
         )
     assert response.status_code == HTTPStatus.ACCEPTED
     assert "giving up at attempt 1" in caplog.text  # the immediate backend cannot defer a retry
+
+
+def test_the_admin_shows_a_queued_mail_task_without_its_body(
+    client, admin_user, database_tasks, django_capture_on_commit_callbacks
+):
+    send(django_capture_on_commit_callbacks)
+    [row] = queue()
+    client.force_login(admin_user)
+    listing = client.get("/admin/django_tasks_database/dbtaskresult/")
+    page = client.get(f"/admin/django_tasks_database/dbtaskresult/{row.pk}/change/")
+    assert listing.status_code == page.status_code == HTTPStatus.OK
+    assert "mail_send" in listing.content.decode()
+    assert "the secret link" not in page.content.decode()
+    assert "READY" in page.content.decode() or "Ready" in page.content.decode()
