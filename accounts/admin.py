@@ -8,6 +8,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+from django_tasks_db.admin import DBTaskResultAdmin  # registers the queue's admin, replaced below
+from django_tasks_db.models import DBTaskResult
 from rest_framework_simplejwt.token_blacklist import admin as simplejwt_admin
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
@@ -283,3 +285,15 @@ class BlacklistedTokenAdmin(simplejwt_admin.BlacklistedTokenAdmin):
             outstanding_token_id=obj.token_id, meta=RequestMeta.from_request(request)
         )
         obj.pk = BlacklistedToken.objects.get(token_id=obj.token_id).pk
+
+
+# The task queue's own admin shows each task's arguments, and a queued mail's body is a
+# password-reset link for someone else's account: staff see states, times and errors only.
+admin.site.unregister(DBTaskResult)
+
+
+@admin.register(DBTaskResult)
+class TaskResultAdmin(DBTaskResultAdmin):
+    def get_readonly_fields(self, request, obj=None):
+        hidden = {"args_kwargs", "return_value"}
+        return [name for name in super().get_readonly_fields(request, obj) if name not in hidden]

@@ -1,25 +1,19 @@
-"""Outgoing mail, sent off the request thread."""
+"""Outgoing mail, as background tasks (accounts.tasks) enqueued once the transaction commits."""
 
-import logging
-import threading
+from django.db import transaction
 
-from django.conf import settings
-from django.core.mail import send_mail
-
-logger = logging.getLogger("gatehouse.accounts")
+from accounts.tasks import mail_send, mail_skip
 
 
 def mail_send_later(*, subject: str, body: str, to: str) -> None:
-    """Send off the request thread (EMAIL_SEND_ASYNC), so an SMTP round trip never tells a
-    client whether the address it gave has an account."""
+    """Send after commit through the task queue: with the database backend the request only
+    inserts a row, so an SMTP round trip never tells a client whether an address has an
+    account, and a failing SMTP server is retried by the worker."""
+    transaction.on_commit(
+        lambda: mail_send.enqueue(subject=subject, body=body, to=to, attempt=1), robust=True
+    )
 
-    def send() -> None:
-        try:
-            send_mail(subject, body, None, [to])
-        except Exception:
-            logger.exception("could not send mail %r", subject)
 
-    if settings.EMAIL_SEND_ASYNC:
-        threading.Thread(target=send, name="gatehouse-mail", daemon=True).start()
-    else:
-        send()
+def mail_skip_later() -> None:
+    """Where a request could have mailed and does not: the same one insert after commit."""
+    transaction.on_commit(mail_skip.enqueue, robust=True)

@@ -238,3 +238,18 @@ def test_production_serves_collected_static_files(tmp_path):
     )
     result = manage("shell", "-c", probe, env=env)
     assert result.stdout.strip().splitlines()[-1].split() == ["200", "200", "False"], result.stderr
+
+
+def test_production_queues_tasks_in_the_database_and_local_runs_them_at_once():
+    probe = "from django_tasks import task_backends; b = task_backends['default']; print(type(b).__module__ + '.' + type(b).__name__)"
+    production = manage("shell", "-c", probe, env=PRODUCTION_ENV)
+    local = manage("shell", "-c", probe, env={"DJANGO_SETTINGS_MODULE": "config.settings.local"})
+    assert production.stdout.strip().splitlines()[-1] == "django_tasks_db.backend.DatabaseBackend", (
+        production.stderr
+    )
+    assert local.stdout.strip().splitlines()[-1] == "django_tasks.backends.immediate.ImmediateBackend", (
+        local.stderr
+    )
+    wrong = manage("check", env={**PRODUCTION_ENV, "TASKS_BACKEND": "celery"})
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip() == "error: TASKS_BACKEND must be one of immediate, database, not 'celery'"

@@ -131,6 +131,8 @@ INSTALLED_APPS = [
     "corsheaders",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_tasks",
+    "django_tasks_db",  # the task table the database backend and `manage.py db_worker` use
     "apikeys",
     "audit",
     "config.observability",
@@ -488,8 +490,27 @@ if EMAIL_URL:
     EMAIL_USE_TLS = _email.scheme == "smtp" and EMAIL_PORT != 25
     EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Gatehouse <no-reply@localhost>")
-# Mail goes out on a background thread: response time must not depend on whether one was sent.
-EMAIL_SEND_ASYNC = True
+# A failed mail is tried again after MAIL_RETRY_SECONDS, then twice, four times … that long,
+# MAIL_MAX_ATTEMPTS times in all (database task backend only): 30 s … 8 min, within the hour a
+# reset link lives.
+MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 5)
+MAIL_RETRY_SECONDS = env_int("MAIL_RETRY_SECONDS", 30)
+
+# --- Background work (django-tasks) ---------------------------------------------------
+TASK_BACKENDS = {
+    # Runs a task inside the call that enqueues it: local development and tests.
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+    # Stores it for `manage.py db_worker`: survives restarts, retried, off the request path.
+    "database": "django_tasks_db.DatabaseBackend",
+}
+
+
+def tasks_settings(backend: str) -> dict:
+    return {"default": {"BACKEND": TASK_BACKENDS[backend], "QUEUES": ["default"]}}
+
+
+TASKS_BACKEND = env_choice("TASKS_BACKEND", "immediate", tuple(TASK_BACKENDS))
+TASKS = tasks_settings(TASKS_BACKEND)
 
 # --- Security headers that hold in every profile -------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,7 +1,18 @@
 """Production: secrets and shared services are required; `check --deploy` is clean."""
 
 from .base import *  # noqa: F403
-from .base import JWT_ALGORITHM, env_bool, env_int, env_str, env_url, logging_settings, simple_jwt_settings
+from .base import (
+    JWT_ALGORITHM,
+    TASK_BACKENDS,
+    env_bool,
+    env_choice,
+    env_int,
+    env_str,
+    env_url,
+    logging_settings,
+    simple_jwt_settings,
+    tasks_settings,
+)
 
 
 def _required(name: str) -> str:
@@ -30,6 +41,11 @@ if not (env_str("REDIS_URL") or env_str("REDIS_SENTINELS")):
     )
 
 DEBUG = False
+
+# Mail waits in the database for `manage.py db_worker`: it survives restarts, a failing SMTP
+# server is retried, and a request never waits for SMTP (no timing tells an address apart).
+TASKS_BACKEND = env_choice("TASKS_BACKEND", "database", tuple(TASK_BACKENDS))
+TASKS = tasks_settings(TASKS_BACKEND)
 
 # --- TLS and cookies (TLS ends at the proxy, which sets X-Forwarded-Proto) ---------
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)

@@ -18,7 +18,16 @@ PASSWORD_HASHERS = [
 ]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-EMAIL_SEND_ASYNC = False  # tests read mail.outbox right after the request (one test checks the thread)
+# Live tests (tests/test_live_tasks.py) point gunicorn and db_worker at a local SMTP sink:
+# plain SMTP on 127.0.0.1, no TLS.
+if env_str("TEST_SMTP_PORT"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = "127.0.0.1"
+    EMAIL_PORT = int(env_str("TEST_SMTP_PORT"))
+    EMAIL_USE_TLS = EMAIL_USE_SSL = False
+    EMAIL_TIMEOUT = 10
+# Tasks (mail) run at once unless TASKS_BACKEND=database (base.py), so tests read mail.outbox
+# right after the request.
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 
 # No persistent connections: live-server threads must not keep the test database open.
