@@ -1,8 +1,12 @@
 """Staff run Gatehouse here. Every change goes through accounts.services, like the API."""
 
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.hashers import identify_hasher
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -10,8 +14,14 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from accounts import selectors
+from accounts.mail import password_reset_link
 from accounts.models import RevokeReason, Session, User
-from accounts.services.lockouts import lockout_clear
+from accounts.services.lockouts import (
+    admin_login_record,
+    admin_login_refused,
+    lockout_clear,
+    login_failure_record,
+)
 from accounts.services.passwords import password_reset_request
 from accounts.services.sessions import session_revoke, session_revoke_all
 from accounts.services.users import user_admin_update, user_set_active
@@ -22,6 +32,31 @@ from core.request import RequestMeta
 admin.site.site_header = "Gatehouse administration"
 admin.site.site_title = "Gatehouse"
 admin.site.index_title = "Users, sessions, keys and the audit log"
+
+
+class AuditedAdminLoginForm(AdminAuthenticationForm):
+    """The admin's login form, audited like API logins (`details.channel: "admin"`): success,
+    failure and lockout (django-axes counts the failures, as for the API)."""
+
+    def clean(self):
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            identifier = self.cleaned_data.get("username") or ""
+            if identifier and self.cleaned_data.get("password"):
+                meta = RequestMeta.from_request(self.request)
+                if self.user_cache is None:
+                    login_failure_record(
+                        request=self.request, identifier=identifier, meta=meta, channel="admin"
+                    )
+                else:  # the right password, but no staff access
+                    admin_login_refused(user=self.user_cache, meta=meta)
+            raise
+        admin_login_record(user=self.user_cache, meta=RequestMeta.from_request(self.request))
+        return cleaned
+
+
+admin.site.login_form = AuditedAdminLoginForm
 
 
 class UserChangeForm(forms.ModelForm):
@@ -176,7 +211,7 @@ class UserAdmin(admin.ModelAdmin):
     def send_password_reset(self, request, queryset):
         meta = RequestMeta.from_request(request)
         for user in queryset:
-            password_reset_request(email=user.email, reset_url=_reset_url(request), meta=meta)
+            password_reset_request(email=user.email, reset_url=password_reset_link, meta=meta)
         self.message_user(request, f"Sent reset links to {queryset.count()} user(s) with usable passwords.")
 
     @admin.action(description="Deactivate selected users (ends their sessions)")
@@ -214,15 +249,6 @@ class UserAdmin(admin.ModelAdmin):
 
 def _error_text(exc: ServiceError) -> str:
     return " ".join(m for messages_ in (exc.errors or {}).values() for m in messages_) or exc.message
-
-
-def _reset_url(request):
-    def build(uidb64: str, token: str) -> str:
-        return request.build_absolute_uri(
-            reverse("password-reset-page", kwargs={"uidb64": uidb64, "token": token})
-        )
-
-    return build
 
 
 @admin.register(Session)
@@ -265,3 +291,34 @@ class SessionAdmin(admin.ModelAdmin):
             session_revoke(user=session.user, session_id=session.pk, reason=RevokeReason.ADMIN, meta=meta)
             count += 1
         self.message_user(request, f"Revoked {count} session(s).", messages.SUCCESS)
+
+
+# django-axes' records, read-only (AXES_ENABLE_ADMIN is off, so axes registers nothing): no
+# add, change, delete or bulk action. Only the audited unlock (the user's "Unlock", the admin
+# API, `manage.py unlock_user`) clears them.
+class _ReadOnly:
+    actions = None
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AccessAttempt)
+class ReadOnlyAccessAttemptAdmin(_ReadOnly, AccessAttemptAdmin):
+    pass
+
+
+@admin.register(AccessFailureLog)
+class ReadOnlyAccessFailureLogAdmin(_ReadOnly, AccessFailureLogAdmin):
+    pass
+
+
+@admin.register(AccessLog)
+class ReadOnlyAccessLogAdmin(_ReadOnly, AccessLogAdmin):
+    pass

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import ActorKind, AuditChainHead, AuditEvent, Event, Outcome
-from core.request import RequestMeta
+from core.request import RequestMeta, canonical_ip
 
 SCRUBBED = "[scrubbed]"
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "cookie", "api_key")
@@ -49,7 +49,9 @@ def hashed_fields(event: AuditEvent) -> dict:
         "actor_label": event.actor_label,
         "target_user_id": event.target_ref,
         "target_label": event.target_label,
-        "ip_address": event.ip_address,
+        # The address, not its spelling: PostgreSQL's inet may print an address differently
+        # from how it was written (an IPv4-mapped one, say), and the chain must still verify.
+        "ip_address": canonical_ip(event.ip_address),
         "user_agent": event.user_agent,
         "request_id": event.request_id,
         "details": event.details,
@@ -94,7 +96,7 @@ def audit_record(
         target_user_id=target_id,
         target_ref=target_id,
         target_label=(target.username if target is not None else target_label)[:200],
-        ip_address=meta.ip_address,
+        ip_address=canonical_ip(meta.ip_address),
         user_agent=meta.user_agent[:512],
         request_id=meta.request_id[:64],
         details=scrub(details or {}),

@@ -347,6 +347,7 @@ def gatehouse_env(database_url: str, redis_url: str) -> dict:
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "PUBLIC_BASE_URL": "http://127.0.0.1",
             "DJANGO_SECURE_SSL_REDIRECT": "false",
             "RATELIMIT_AUTH": HIGH_AUTH_RATE,
             "RATELIMIT_GUEST": HIGH_USER_RATE,

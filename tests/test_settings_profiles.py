@@ -15,6 +15,7 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6399/0",
     "DATABASE_URL": "sqlite:////tmp/gatehouse-check.sqlite3",
     "DJANGO_ALLOWED_HOSTS": "auth.example.com",
+    "PUBLIC_BASE_URL": "https://auth.example.com",
 }
 _CLEAN = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "JWT_", "REDIS_", "DATABASE_"))}
 
@@ -36,7 +37,7 @@ def test_production_passes_check_deploy():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "JWT_SIGNING_KEY", "REDIS_URL"])
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "JWT_SIGNING_KEY", "REDIS_URL", "PUBLIC_BASE_URL"])
 def test_production_refuses_to_start_without_a_required_variable(missing):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
     result = manage("check", env=env)
@@ -48,6 +49,54 @@ def test_production_refuses_a_short_jwt_key():
     result = manage("check", env={**PRODUCTION_ENV, "JWT_SIGNING_KEY": "password"})
     assert result.returncode == 1
     assert "JWT_SIGNING_KEY must be at least 32 characters" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["auth.example.com", "ftp://auth.example.com", "https://", "https://a.example/?x=1"]
+)
+def test_production_refuses_a_public_base_url_that_is_not_an_absolute_http_url(url):
+    result = manage("check", env={**PRODUCTION_ENV, "PUBLIC_BASE_URL": url})
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: PUBLIC_BASE_URL must be an absolute http(s) URL")
+
+
+@pytest.mark.parametrize("module", ["config.wsgi", "config.asgi"])
+def test_wsgi_and_asgi_default_to_production_and_refuse_to_start_unconfigured(module):
+    """A server started without DJANGO_SETTINGS_MODULE must not serve with DEBUG on."""
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        cwd=ROOT,
+        env=_CLEAN,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: DJANGO_SECRET_KEY must be set in production (see README, Configuration)"
+    )
+
+
+@pytest.mark.parametrize("module", ["config.wsgi", "config.asgi"])
+def test_wsgi_and_asgi_serve_the_profile_they_are_given(module):
+    probe = (
+        f"import {module}; from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**_CLEAN, **PRODUCTION_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["config.settings.production", "False"], result.stderr
+
+
+def test_a_bad_ipv6_prefix_length_is_a_one_line_error():
+    result = manage("check", env={"IPV6_PREFIX_LENGTH": "129"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: IPV6_PREFIX_LENGTH must be between 1 and 128, not 129"
 
 
 def test_local_profile_needs_no_variables():

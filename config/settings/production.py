@@ -1,7 +1,7 @@
 """Production: secrets and shared services are required; `check --deploy` is clean."""
 
 from .base import *  # noqa: F403
-from .base import env_bool, env_int, env_str, simple_jwt_settings
+from .base import env_bool, env_int, env_str, env_url, simple_jwt_settings
 
 
 def _required(name: str) -> str:
@@ -12,6 +12,8 @@ def _required(name: str) -> str:
 
 
 SECRET_KEY = _required("DJANGO_SECRET_KEY")
+# Issuer, discovery URLs and mail links: never guessed from a request's Host header.
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", _required("PUBLIC_BASE_URL"))
 JWT_SIGNING_KEY = _required("JWT_SIGNING_KEY")
 if len(JWT_SIGNING_KEY) < 32:
     raise SystemExit("error: JWT_SIGNING_KEY must be at least 32 characters of random data")

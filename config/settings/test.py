@@ -1,10 +1,11 @@
 """Tests: PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (CI sets them), else SQLite."""
 
 from .base import *  # noqa: F403
-from .base import derived_key, simple_jwt_settings
+from .base import derived_key, env_url, simple_jwt_settings
 
 SECRET_KEY = "test-only-secret-key-not-for-any-deployment-0123456789"  # noqa: S105
 SIMPLE_JWT = simple_jwt_settings(derived_key("gatehouse.jwt", SECRET_KEY))
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", "http://testserver")
 
 # Argon2 stays first (what production runs) with a small cost, so the suite stays fast.
 PASSWORD_HASHERS = ["accounts.tests.hashers.FastArgon2PasswordHasher"]
