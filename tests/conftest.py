@@ -37,8 +37,17 @@ class LiveServer:
         return requests.get(self.url + path, timeout=30, **kwargs)
 
 
-def start_gunicorn(tmp_path: Path, *, workers: int = 2, extra_env: dict | None = None) -> LiveServer:
-    """gunicorn with production-like settings against the current test database."""
+def start_gunicorn(
+    tmp_path: Path,
+    *,
+    workers: int = 2,
+    extra_env: dict | None = None,
+    bind_host: str = "127.0.0.1",
+    url_host: str = "127.0.0.1",
+) -> LiveServer:
+    """gunicorn with production-like settings against the current test database. `bind_host`
+    "[::1]" serves IPv6 loopback (url_host "[::1]"); "[::ffff:127.0.0.1]" an IPv6 socket that
+    IPv4 clients reach, as on a dual-stack host (REMOTE_ADDR is then IPv4-mapped)."""
     services_required()
     db = connection.settings_dict
     port = _free_port()
@@ -56,7 +65,7 @@ def start_gunicorn(tmp_path: Path, *, workers: int = 2, extra_env: dict | None =
             "gunicorn",
             "config.wsgi:application",
             "--bind",
-            f"127.0.0.1:{port}",
+            f"{bind_host}:{port}",
             "--workers",
             str(workers),
             "--timeout",
@@ -69,7 +78,7 @@ def start_gunicorn(tmp_path: Path, *, workers: int = 2, extra_env: dict | None =
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{url_host}:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
