@@ -145,3 +145,30 @@ def test_read_what_happened_to_an_account(page):
     page.click("#result_list tbody tr >> nth=0 >> a")
     page.shot("10-audit-event")
     assert re.search(r"Locked out|Login failed", page.content())
+
+
+def test_a_mistyped_admin_login_is_audited_and_failed_login_records_cannot_be_deleted(page):
+    UserFactory(username="staffer", email="staffer@example.com", role=Role.ADMIN)
+    UserFactory(username="frank", email="frank@example.com")
+    APIClient().post("/api/v1/auth/login", {"username": "frank", "password": "wrong guess"}, format="json")
+    page.goto(page.base + "/admin/")
+    page.fill("#id_username", "staffer")
+    page.fill("#id_password", "not my password at all")
+    page.click("input[type=submit]")
+    page.wait_for_selector(".errornote")
+    page.shot("11-admin-login-mistyped")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    page.goto(page.base + "/admin/audit/auditevent/?q=staffer")
+    page.wait_for_selector("#result_list")
+    page.shot("12-admin-logins-audited")
+    text = page.inner_text("#result_list")
+    assert "Login failed" in text and "Login succeeded" in text
+    page.goto(page.base + "/admin/axes/accessattempt/")
+    page.wait_for_selector("#result_list")
+    page.shot("13-attempts-read-only")
+    assert "frank" in page.inner_text("#result_list")
+    assert page.locator("select[name=action]").count() == 0
+    page.click("#result_list tbody tr >> nth=0 >> a")
+    assert page.locator("a.deletelink").count() == 0 and page.locator("input[name=_save]").count() == 0
