@@ -29,7 +29,14 @@ def test_auth_cleanup_removes_expired_keys_between_sessions_and_attempts(user):
     expired, _key = api_key_create(user)
     kept, _key = api_key_create(user)
     APIKey.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=1))
-    assert list(auth_cleanup(dry_run=True)) == ["tokens", "sessions", "api_keys", "attempts", "lockouts", "failure_logs"]
+    assert list(auth_cleanup(dry_run=True)) == [
+        "tokens",
+        "sessions",
+        "api_keys",
+        "attempts",
+        "lockouts",
+        "failure_logs",
+    ]
     assert auth_cleanup()["api_keys"] == 1
     assert list(APIKey.objects.values_list("pk", flat=True)) == [kept.pk]
 
