@@ -1,5 +1,7 @@
 """Staff run Gatehouse here. Every change goes through accounts.services, like the API."""
 
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.hashers import identify_hasher
@@ -14,8 +16,11 @@ from rest_framework_simplejwt.token_blacklist import admin as simplejwt_admin
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from accounts import selectors
+from accounts.mail import password_reset_link
 from accounts.models import RevokeReason, Session, User
-from accounts.services.lockouts import lockout_clear
+from accounts.services.lockouts import (
+    lockout_clear,
+)
 from accounts.services.passwords import password_reset_request
 from accounts.services.sessions import (
     session_end_for_blacklisted_token,
@@ -180,7 +185,7 @@ class UserAdmin(admin.ModelAdmin):
     def send_password_reset(self, request, queryset):
         meta = RequestMeta.from_request(request)
         for user in queryset:
-            password_reset_request(email=user.email, reset_url=_reset_url(request), meta=meta)
+            password_reset_request(email=user.email, reset_url=password_reset_link, meta=meta)
         self.message_user(request, f"Sent reset links to {queryset.count()} user(s) with usable passwords.")
 
     @admin.action(description="Deactivate selected users (ends their sessions)")
@@ -218,15 +223,6 @@ class UserAdmin(admin.ModelAdmin):
 
 def _error_text(exc: ServiceError) -> str:
     return " ".join(m for messages_ in (exc.errors or {}).values() for m in messages_) or exc.message
-
-
-def _reset_url(request):
-    def build(uidb64: str, token: str) -> str:
-        return request.build_absolute_uri(
-            reverse("password-reset-page", kwargs={"uidb64": uidb64, "token": token})
-        )
-
-    return build
 
 
 @admin.register(Session)
@@ -297,3 +293,34 @@ class TaskResultAdmin(DBTaskResultAdmin):
     def get_readonly_fields(self, request, obj=None):
         hidden = {"args_kwargs", "return_value"}
         return [name for name in super().get_readonly_fields(request, obj) if name not in hidden]
+
+
+# django-axes' records, read-only (AXES_ENABLE_ADMIN is off, so axes registers nothing): no
+# add, change, delete or bulk action. Only the audited unlock (the user's "Unlock", the admin
+# API, `manage.py unlock_user`) clears them.
+class _ReadOnly:
+    actions = None
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AccessAttempt)
+class ReadOnlyAccessAttemptAdmin(_ReadOnly, AccessAttemptAdmin):
+    pass
+
+
+@admin.register(AccessFailureLog)
+class ReadOnlyAccessFailureLogAdmin(_ReadOnly, AccessFailureLogAdmin):
+    pass
+
+
+@admin.register(AccessLog)
+class ReadOnlyAccessLogAdmin(_ReadOnly, AccessLogAdmin):
+    pass

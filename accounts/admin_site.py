@@ -15,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.errors import MFA_CODE_INVALID
 from accounts.roles import mfa_required_for
+from accounts.services.lockouts import admin_login_record, admin_login_refused, login_failure_record
 from accounts.services.mfa import (
     totp_confirm,
     totp_device_create,
@@ -41,7 +42,20 @@ class AdminLoginForm(AdminAuthenticationForm):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            # Audited like API logins (`details.channel: "admin"`); axes counts the failure.
+            identifier = self.cleaned_data.get("username") or ""
+            if identifier and self.cleaned_data.get("password"):
+                meta = RequestMeta.from_request(self.request)
+                if self.user_cache is None:
+                    login_failure_record(
+                        request=self.request, identifier=identifier, meta=meta, channel="admin"
+                    )
+                else:  # the right password, but no staff access
+                    admin_login_refused(user=self.user_cache, meta=meta)
+            raise
         user = self.get_user()
         if user is not None and user.mfa_enabled:
             code = (cleaned.get("otp_token") or "").strip()
@@ -52,6 +66,7 @@ class AdminLoginForm(AdminAuthenticationForm):
                 raise forms.ValidationError(MFA_CODE_INVALID, code="otp_invalid")
             # django_otp marks the session verified when login() sees this attribute.
             user.otp_device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        admin_login_record(user=user, meta=RequestMeta.from_request(self.request))
         return cleaned
 
 

@@ -9,6 +9,7 @@ from rest_framework_simplejwt.tokens import Token
 from accounts import auth_state
 from accounts.errors import TOKEN_NOT_VALID, TokenNotValid
 from accounts.principal import Principal
+from accounts.throttling import auth_failure_count, auth_failures_check
 from accounts.tokens import access_token_decode
 
 API_KEY_PREFIX = "gk_"
@@ -43,6 +44,21 @@ class SessionJWTAuthentication(JWTAuthentication):
     """
 
     www_authenticate_realm = "gatehouse"
+
+    def authenticate(self, request: Request) -> tuple[Principal, Token] | None:  # type: ignore[override]
+        """simplejwt's steps, with failed tokens counted per client IP and a client over
+        RATELIMIT_AUTH_FAILURES refused before its token is checked."""
+        django_request = getattr(request, "_request", request)
+        try:
+            raw_token = self.get_raw_token(self.get_header(request))
+            if raw_token is None:
+                return None
+            auth_failures_check(django_request)
+            validated_token = self.get_validated_token(raw_token)
+            return self.get_user(validated_token), validated_token
+        except AuthenticationFailed:
+            auth_failure_count(django_request)
+            raise
 
     def get_header(self, request: Request) -> bytes:
         return get_authorization_header(request)

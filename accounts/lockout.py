@@ -1,15 +1,19 @@
-"""Brute-force lockout on django-axes' database handler, with two locks:
+"""Brute-force lockout on django-axes' database handler, with three locks:
 
 - the (username, IP) pair after AXES_FAILURE_LIMIT failures: one attacker cannot lock a
   victim out everywhere, only from the attacker's own address;
 - the IP alone after AXES_IP_FAILURE_LIMIT failures across any usernames (credential
-  stuffing from one address).
+  stuffing from one address);
+- the account after AXES_ACCOUNT_FAILURE_LIMIT failures from any addresses (an attacker
+  rotating addresses), for addresses it has never logged in from: its owner's still work.
 
-Axes compares one failure count with one limit, so `get_failures` reports the IP's count
-scaled onto the pair's limit: `ip * pair_limit // ip_limit >= pair_limit` exactly when
-`ip >= ip_limit`. Unknown usernames are counted exactly like real ones.
+"IP" is what axes records, core.request.client_ip_bucket: an IPv4 address or an IPv6 prefix.
+Axes compares one failure count with one limit, so `get_failures` reports the pair's count,
+raised to the pair's limit when another lock holds. Which lock refused is left on the request
+(`gatehouse_lock`) for the audit trail. Unknown usernames are counted exactly like real ones.
 """
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from axes.attempts import get_cool_off_threshold
@@ -25,7 +29,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.emails import email_lookup_key
-from accounts.models import User
+from accounts.models import KnownLoginAddress, LockKind, User
 
 
 def login_identifier(request: HttpRequest, credentials: dict | None) -> str | None:
@@ -52,30 +56,91 @@ def _recent(request):
     return AccessAttempt.objects.filter(attempt_time__gte=get_cool_off_threshold(request))
 
 
+@dataclass(frozen=True)
+class LockState:
+    """Recent failures of one login attempt's pair, address and account, and the locks they hold."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    # Every lock whose count has reached its limit (the account's whatever the address).
+    holding: tuple[str, ...] = ()
+    # The lock that refuses this client, None when it may try.
+    refusing: str | None = None
+
+    @property
+    def pair(self) -> int:
+        return self.counts.get(LockKind.PAIR, 0)
+
+
+def lock_state(request: HttpRequest, username: str | None) -> LockState:
+    """One aggregate query over the cool-off window; a second only when the account's limit is
+    reached, to spare the addresses the account has logged in from before."""
+    ip = request.axes_ip_address  # type: ignore[attr-defined]  # set by axes
+    scope = Q(ip_address=ip) | Q(username=username) if username else Q(ip_address=ip)
+    totals = (
+        _recent(request)
+        .filter(scope)
+        .aggregate(
+            ip=Sum("failures_since_start", filter=Q(ip_address=ip)),
+            pair=Sum("failures_since_start", filter=Q(ip_address=ip, username=username)),
+            account=Sum("failures_since_start", filter=Q(username=username)),
+        )
+    )
+    counts = {
+        LockKind.PAIR: totals["pair"] or 0,
+        LockKind.IP: totals["ip"] or 0,
+        LockKind.ACCOUNT: (totals["account"] or 0) if username else 0,
+    }
+    limits = {
+        LockKind.PAIR: settings.AXES_FAILURE_LIMIT,
+        LockKind.IP: settings.AXES_IP_FAILURE_LIMIT,
+        LockKind.ACCOUNT: settings.AXES_ACCOUNT_FAILURE_LIMIT,
+    }
+    holding = tuple(kind for kind in LockKind.values if counts[kind] >= limits[kind])
+    refusing = next((kind for kind in holding if kind != LockKind.ACCOUNT), None)
+    if refusing is None and LockKind.ACCOUNT in holding and not _known_address(username, ip):
+        refusing = LockKind.ACCOUNT
+    return LockState(counts=counts, holding=holding, refusing=refusing)
+
+
+def _known_address(username: str | None, ip: str | None) -> bool:
+    if not username or not ip:
+        return False
+    return (
+        KnownLoginAddress.objects.alias(name=Lower("user__username"))
+        .filter(name=username, ip_bucket=ip)
+        .exists()
+    )
+
+
 class GatehouseAxesHandler(AxesDatabaseHandler):
     def get_failures(self, request, credentials: dict | None = None) -> int:
-        username = get_client_username(request, credentials)
-        ip = request.axes_ip_address
-        totals = (
-            _recent(request)
-            .filter(ip_address=ip)
-            .aggregate(
-                ip=Sum("failures_since_start"),
-                pair=Sum("failures_since_start", filter=Q(username=username)),
-            )
-        )
-        pair, by_ip = totals["pair"] or 0, totals["ip"] or 0
-        return max(pair, by_ip * settings.AXES_FAILURE_LIMIT // settings.AXES_IP_FAILURE_LIMIT)
+        state = lock_state(request, get_client_username(request, credentials))
+        request.gatehouse_lock_state = state
+        if state.refusing is not None:
+            return max(state.pair, settings.AXES_FAILURE_LIMIT)
+        return state.pair
+
+    def is_locked(self, request, credentials: dict | None = None) -> bool:
+        # Asked before the password is checked: a refusal here never looked at the password.
+        locked = super().is_locked(request, credentials)
+        request.gatehouse_refused_unchecked = locked
+        return locked
 
 
-def lockout_retry_after(request) -> int:
-    """Seconds until the client's newest failure cools off (an upper bound for either lock)."""
+def lockout_retry_after(request, credentials: dict | None = None) -> int:
+    """Seconds until the newest failure counted by the refusing lock cools off."""
     AxesProxyHandler.update_request(request)
-    latest = (
-        _recent(request)
-        .filter(ip_address=request.axes_ip_address)
-        .aggregate(latest=Max("attempt_time"))["latest"]
-    )
+    state: LockState | None = getattr(request, "gatehouse_lock_state", None)
+    kind = state.refusing if state is not None else None
+    username = get_client_username(request, credentials or getattr(request, "axes_credentials", None))
+    recent = _recent(request)
+    if kind == LockKind.ACCOUNT:
+        recent = recent.filter(username=username)
+    elif kind == LockKind.PAIR:
+        recent = recent.filter(ip_address=request.axes_ip_address, username=username)
+    else:
+        recent = recent.filter(ip_address=request.axes_ip_address)
+    latest = recent.aggregate(latest=Max("attempt_time"))["latest"]
     if latest is None:
         return int(settings.AXES_COOLOFF_TIME.total_seconds())
     remaining = latest + settings.AXES_COOLOFF_TIME - timezone.now()
@@ -90,6 +155,6 @@ def lockout_response(request, original_response=None, credentials=None):
     return render(
         request,
         "accounts/locked_out.html",
-        {"retry_after_minutes": -(-lockout_retry_after(request) // 60)},
+        {"retry_after_minutes": -(-lockout_retry_after(request, credentials) // 60)},
         status=429,
     )

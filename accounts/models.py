@@ -233,3 +233,54 @@ class PasswordHistory(models.Model):
 
     def __str__(self) -> str:
         return f"password history of {self.user_id}"
+
+
+class KnownLoginAddress(models.Model):
+    """An address an account has logged in from successfully, as lockout counts addresses (an
+    IPv4 address or an IPv6 prefix, core.request.ip_bucket). When the account is under attack
+    from many addresses (AXES_ACCOUNT_FAILURE_LIMIT), these still work: the owner is not locked
+    out by someone else's guessing."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="known_login_addresses")
+    ip_bucket = models.GenericIPAddressField()
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "ip_bucket"], name="accounts_known_address_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.ip_bucket}"
+
+
+class LockKind(models.TextChoices):
+    """Which lock refused a login (README, Lockout and rate limits)."""
+
+    PAIR = "pair", "Name from one address"
+    IP = "ip", "Address, any names"
+    ACCOUNT = "account", "Account, from new addresses"
+
+
+class LockoutEpisode(models.Model):
+    """One row per lock (kind, name, address) while it holds: the database guard that makes a
+    lockout audited exactly once, however many concurrent failures cross the limit together.
+    The row is claimed (inserted, or taken over once expired) by exactly one failure; later
+    failures while locked push `expires_at` on, as they push the cool-off on."""
+
+    kind = models.CharField(max_length=8, choices=LockKind.choices)
+    username = models.CharField(max_length=255, blank=True, default="")
+    ip_bucket = models.CharField(max_length=64, blank=True, default="")
+    locked_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "username", "ip_bucket"], name="accounts_lockout_episode_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["username"], name="accounts_lockout_username_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.username}@{self.ip_bucket}"

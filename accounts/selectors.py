@@ -80,16 +80,23 @@ def token_verify(*, raw_token: str) -> dict[str, Any]:
 
 
 def locked_identifiers() -> set[str]:
-    """Login names (usernames or emails, lower-case) locked from at least one address now."""
+    """Login names (usernames or emails, lower-case) locked from at least one address now, or
+    locked by the per-account limit (for addresses they have not logged in from)."""
     threshold = timezone.now() - settings.AXES_COOLOFF_TIME
-    rows = (
-        AccessAttempt.objects.filter(attempt_time__gte=threshold)
-        .values("username", "ip_address")
+    recent = AccessAttempt.objects.filter(attempt_time__gte=threshold)
+    by_pair = (
+        recent.values("username", "ip_address")
         .annotate(failures=Sum("failures_since_start"))
         .filter(failures__gte=settings.AXES_FAILURE_LIMIT)
         .values_list("username", flat=True)
     )
-    return {name for name in rows if name}
+    by_account = (
+        recent.values("username")
+        .annotate(failures=Sum("failures_since_start"))
+        .filter(failures__gte=settings.AXES_ACCOUNT_FAILURE_LIMIT)
+        .values_list("username", flat=True)
+    )
+    return {name for name in [*by_pair, *by_account] if name}
 
 
 def user_is_locked(*, user: User) -> bool:
@@ -147,13 +154,18 @@ def user_list(
 
 def with_locked(users: QuerySet[User]) -> QuerySet[User]:
     """Annotate `is_locked`: some address holds AXES_FAILURE_LIMIT recent failures for the
-    user's username or email."""
+    user's username or email, or all addresses together AXES_ACCOUNT_FAILURE_LIMIT."""
     threshold = timezone.now() - settings.AXES_COOLOFF_TIME
-    locking = (
-        AccessAttempt.objects.filter(attempt_time__gte=threshold)
-        .filter(Q(username=Lower(OuterRef("username"))) | Q(username=Lower(OuterRef("email"))))
-        .values("ip_address")
+    names = Q(username=Lower(OuterRef("username"))) | Q(username=Lower(OuterRef("email")))
+    recent = AccessAttempt.objects.filter(attempt_time__gte=threshold).filter(names)
+    by_pair = (
+        recent.values("ip_address")
         .annotate(failures=Sum("failures_since_start"))
         .filter(failures__gte=settings.AXES_FAILURE_LIMIT)
     )
-    return users.annotate(is_locked=Exists(locking))
+    by_account = (
+        recent.values("username")
+        .annotate(failures=Sum("failures_since_start"))
+        .filter(failures__gte=settings.AXES_ACCOUNT_FAILURE_LIMIT)
+    )
+    return users.annotate(is_locked=Exists(by_pair) | Exists(by_account))

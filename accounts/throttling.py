@@ -2,9 +2,12 @@
 
 - public auth endpoints: per client IP (and per target email for password reset), each
   endpoint its own bucket, RATELIMIT_AUTH; /auth/verify and /auth/introspect at RATELIMIT_VERIFY;
+- failed authentications (a bad, expired or revoked token or key): per client IP,
+  RATELIMIT_AUTH_FAILURES; over it the credential is not even checked;
 - authenticated requests: one budget per user at the current role's rate (RATELIMIT_<ROLE>),
   shared by tokens and keys; a key's own `rate_limit` is an extra, lower bound.
 
+"Client IP" is core.request.client_ip_bucket: an IPv4 address or an IPv6 prefix.
 Keys are computed here from the client IP, the parsed JSON body or the principal; never
 django-ratelimit's `post:` keys, which read form data and would lump JSON clients together.
 A cache outage fails open with a loud log line (health reports the cache down).
@@ -15,8 +18,10 @@ import time
 
 from django.conf import settings
 from django.core.cache import caches
+from django.http import HttpRequest
 from django_ratelimit import ALL
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate, get_usage
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
 from accounts.emails import email_lookup_key
@@ -24,7 +29,7 @@ from accounts.roles import rate_for, requests_per_second
 from audit.models import Event, Outcome
 from audit.services import audit_record
 from core import metrics
-from core.request import RequestMeta, client_ip
+from core.request import RequestMeta, client_ip_bucket
 
 logger = logging.getLogger("gatehouse.ratelimit")
 
@@ -78,7 +83,7 @@ class ClientIPThrottle(_RatelimitThrottle):
     """Per client IP, one bucket per view (`ratelimit_group`)."""
 
     def bucket(self, request, view):
-        return f"ip:{view.ratelimit_group}", client_ip(request) or "unknown", settings.RATELIMIT_AUTH
+        return f"ip:{view.ratelimit_group}", client_ip_bucket(request) or "unknown", settings.RATELIMIT_AUTH
 
 
 class VerifyIPThrottle(_RatelimitThrottle):
@@ -86,7 +91,7 @@ class VerifyIPThrottle(_RatelimitThrottle):
     (higher than RATELIMIT_AUTH: resource servers call these on their own hot path)."""
 
     def bucket(self, request, view):
-        return f"ip:{view.ratelimit_group}", client_ip(request) or "unknown", settings.RATELIMIT_VERIFY
+        return f"ip:{view.ratelimit_group}", client_ip_bucket(request) or "unknown", settings.RATELIMIT_VERIFY
 
 
 class ResetEmailThrottle(_RatelimitThrottle):
@@ -167,3 +172,57 @@ def _count(counters: list[tuple[str, int]]) -> list[int] | None:
     except Exception:
         return None
     return counts
+
+
+# --- Failed authentications ---------------------------------------------------------------
+# A fixed window per client IP on the rate-limit cache: one GET before a credential is
+# checked, one counted INCR (config.cache_backends) after it failed.
+AUTH_FAILURES_GROUP = "auth-failures"
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _auth_failure_window(request) -> tuple[str, str, int, int, int]:
+    """(client bucket, cache key, limit, period, seconds left in the window)."""
+    count, _, unit = settings.RATELIMIT_AUTH_FAILURES.partition("/")
+    period = _PERIODS[unit[-1]] * int(unit[:-1] or 1)
+    now = int(time.time())
+    window = now - now % period
+    bucket = client_ip_bucket(request) or "unknown"
+    key = f"rl:{AUTH_FAILURES_GROUP}:{bucket}:{window}"
+    return bucket, key, int(count), period, window + period - now
+
+
+def auth_failures_check(request: HttpRequest) -> None:
+    """Before a credential is checked: a client over RATELIMIT_AUTH_FAILURES gets 429
+    (`Throttled`, so DRF answers it and treats the request as unauthenticated). Takes the
+    Django request: DRF's would authenticate again when the audit asks who called."""
+    if not settings.RATELIMIT_ENABLE:
+        return
+    bucket, key, limit, _, left = _auth_failure_window(request)
+    try:
+        failures = caches[settings.RATELIMIT_USE_CACHE].get(key) or 0
+    except Exception:
+        logger.error("rate limiting unavailable (cache down?): failing open for %s", AUTH_FAILURES_GROUP)
+        return
+    if int(failures) >= limit:
+        _audit_once_per_window(
+            request,
+            group=AUTH_FAILURES_GROUP,
+            value=bucket,
+            rate=settings.RATELIMIT_AUTH_FAILURES,
+            window_left=left,
+        )
+        raise Throttled(wait=max(1, left))
+
+
+def auth_failure_count(request: HttpRequest) -> None:
+    """After a credential failed: one more against this client's budget."""
+    if not settings.RATELIMIT_ENABLE:
+        return
+    _, key, _, period, _ = _auth_failure_window(request)
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    try:
+        if not cache.add(key, 1, period + 1):
+            cache.incr(key)
+    except Exception:
+        logger.error("rate limiting unavailable (cache down?): failing open for %s", AUTH_FAILURES_GROUP)

@@ -5,6 +5,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import bearer_credential
 from accounts.principal import Principal
+from accounts.throttling import auth_failure_count, auth_failures_check
 from apikeys.cache import key_state_expired, key_state_get
 from apikeys.errors import KeyExpired, KeyNotValid, KeyRevoked
 from apikeys.keys import KEY_PREFIX, key_parse, secret_matches
@@ -48,19 +49,26 @@ class APIKeyAuthentication(BaseAuthentication):
     """`X-API-Key: <key>` or `Authorization: Bearer gk_...`; None for anything else."""
 
     def authenticate(self, request):
-        raw = request.META.get("HTTP_X_API_KEY")
-        if raw is None:
-            bearer = bearer_credential(request)
-            if bearer is None or not bearer.startswith(KEY_PREFIX):
-                return None
-            raw = bearer
+        django_request = getattr(request, "_request", request)
         try:
-            result = self._check(raw.strip())
-        except KeyNotValid as exc:
-            metrics.apikey_auth(exc.code)
-            raise AuthenticationFailed(exc.message, code=exc.code) from None
-        metrics.apikey_auth(None)
-        return result
+            raw = request.META.get("HTTP_X_API_KEY")
+            if raw is None:
+                bearer = bearer_credential(request)
+                if bearer is None or not bearer.startswith(KEY_PREFIX):
+                    return None
+                raw = bearer
+            # Failed keys count per client IP; over RATELIMIT_AUTH_FAILURES the key is not checked.
+            auth_failures_check(django_request)
+            try:
+                result = self._check(raw.strip())
+            except KeyNotValid as exc:
+                metrics.apikey_auth(exc.code)
+                raise AuthenticationFailed(exc.message, code=exc.code) from None
+            metrics.apikey_auth(None)
+            return result
+        except AuthenticationFailed:
+            auth_failure_count(django_request)
+            raise
 
     def _check(self, raw: str):
         state = key_state_verified(raw)

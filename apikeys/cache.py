@@ -16,6 +16,11 @@ from apikeys.models import APIKey
 from core.cache import cache_call, cache_get_many
 
 TOUCH_INTERVAL = timedelta(seconds=60)
+# An unknown prefix is remembered this long, so repeating a made-up key costs no query.
+# A real key is never hidden by it: prefixes come from `secrets`, so nobody can probe one
+# before it is issued.
+UNKNOWN_PREFIX_SECONDS = 30
+_UNKNOWN = {"unknown": True}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -39,14 +44,18 @@ def key_state(key: APIKey) -> dict:
 
 
 def key_state_get(prefix: str) -> dict | None:
-    """The key's state from the cache, else from one indexed query (then cached)."""
+    """The key's state from the cache, else from one indexed query (then cached; an unknown
+    prefix too, briefly)."""
     cache_key = key_cache_key(prefix)
     found = cache_get_many([cache_key, version_key(cache_key)])
+    if found.get(cache_key) == _UNKNOWN:
+        return None
     state = versioned_value(found, cache_key)
     if state is not None:
         return state
     key = APIKey.objects.select_related("owner").filter(prefix=prefix).first()
     if key is None:
+        cache_call("add", cache_key, _UNKNOWN, UNKNOWN_PREFIX_SECONDS)
         return None
     now = timezone.now()
     # The entry lives a minute, so this write happens at most about once a minute per key.

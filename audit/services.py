@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.hooks import audit_listeners_notify_on_commit
 from audit.models import ActorKind, AuditChainHead, AuditEvent, Event, Outcome
-from core.request import RequestMeta
+from core.request import RequestMeta, canonical_ip
 
 SCRUBBED = "[scrubbed]"
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "cookie", "api_key")
@@ -100,6 +100,8 @@ def stored_event_hash(
     position = "" if version == 1 else f'"chain":{chain},'
     actor_id = "null" if actor_ref is None else actor_ref
     target_id = "null" if target_ref is None else target_ref
+    if ip_address is not None and ":" in ip_address:
+        ip_address = canonical_ip(ip_address)  # IPv6 spellings vary (see hashed_fields)
     ip = "null" if ip_address is None else _encode_str(ip_address)
     content = (
         f'{{"actor_id":{actor_id},"actor_kind":{_encode_str(actor_kind)},'
@@ -113,8 +115,12 @@ def stored_event_hash(
 
 
 def hashed_fields(event: AuditEvent) -> dict:
-    """The columns the hash covers, from a model instance."""
-    return {name: getattr(event, column) for name, column in HASHED_COLUMNS}
+    """The columns the hash covers, from a model instance. The address is hashed as its
+    canonical spelling: PostgreSQL's inet may print an address differently from how it was
+    written (an IPv4-mapped one, say), and the chain must still verify."""
+    fields = {name: getattr(event, column) for name, column in HASHED_COLUMNS}
+    fields["ip_address"] = canonical_ip(fields["ip_address"])
+    return fields
 
 
 def chain_count() -> int:
@@ -247,7 +253,7 @@ def audit_record(
         target_user_id=target_id,
         target_ref=target_id,
         target_label=(target.username if target is not None else target_label)[:200],
-        ip_address=meta.ip_address,
+        ip_address=canonical_ip(meta.ip_address),
         user_agent=meta.user_agent[:512],
         request_id=meta.request_id[:64],
         details=scrub(details or {}),

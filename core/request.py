@@ -21,15 +21,56 @@ class ActorKind(models.TextChoices):
     ANONYMOUS = "anonymous", "Anonymous client"
 
 
-def _valid_ip(value: str) -> str | None:
+def canonical_ip(value: str | None) -> str | None:
+    """One spelling per address, the one PostgreSQL's inet prints: an IPv4-mapped IPv6
+    address is its IPv4 address, a zone id (`%eth0`) is dropped, IPv6 is compressed."""
+    if not value:
+        return None
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        if address.scope_id is not None:
+            address = ipaddress.IPv6Address(int(address))
+    return str(address)
+
+
+def ip_bucket(ip: str | None) -> str | None:
+    """The key an address is counted under for lockout and per-IP limits: an IPv4 address
+    itself, an IPv6 address's /IPV6_PREFIX_LENGTH network (its first address), since one
+    subscriber usually holds a whole /64 and could otherwise rotate through it."""
+    canonical = canonical_ip(ip)
+    if canonical is None or ":" not in canonical:
+        return canonical
+    network = ipaddress.IPv6Network(f"{canonical}/{settings.IPV6_PREFIX_LENGTH}", strict=False)
+    return str(network.network_address)
+
+
+def _forwarded_hop(value: str) -> str | None:
+    """One X-Forwarded-For entry as an address: proxies write `ip`, `ip:port`, `[v6]` or
+    `[v6]:port`; a bare IPv6 address has several colons and no port."""
+    hop = value.strip()
+    if hop.startswith("["):
+        end = hop.find("]")
+        if end == -1 or not (hop[end + 1 :] == "" or _is_port(hop[end + 1 :])):
+            return None
+        return canonical_ip(hop[1:end])
+    if hop.count(":") == 1:
+        host, port = hop.split(":")
+        return canonical_ip(host) if port.isdigit() else None
+    return canonical_ip(hop)
+
+
+def _is_port(suffix: str) -> bool:
+    return suffix.startswith(":") and suffix[1:].isdigit()
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR, or the X-Forwarded-For hop appended by the outermost trusted proxy.
+    """The client's full address (canonical, see canonical_ip), for the audit trail and sessions:
+    REMOTE_ADDR, or the X-Forwarded-For hop appended by the outermost trusted proxy.
 
     Each trusted proxy appends the address it saw, so with N trusted proxies the client is
     the N-th entry from the right; anything left of it was written by the client itself.
@@ -37,15 +78,21 @@ def client_ip(request: HttpRequest) -> str | None:
     cached = getattr(request, "_gatehouse_client_ip", None)
     if cached is not None:
         return cached or None
-    remote = _valid_ip(request.META.get("REMOTE_ADDR", "") or "")
+    remote = canonical_ip(request.META.get("REMOTE_ADDR"))
     ip = remote
     hops = settings.TRUSTED_PROXY_COUNT
     if hops > 0:
-        forwarded = [part for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
         if len(forwarded) >= hops and forwarded[-hops].strip():
-            ip = _valid_ip(forwarded[-hops]) or remote
+            ip = _forwarded_hop(forwarded[-hops]) or remote
     request._gatehouse_client_ip = ip or ""  # type: ignore[attr-defined]  # a memo for this request
     return ip
+
+
+def client_ip_bucket(request: HttpRequest) -> str | None:
+    """What lockout (AXES_CLIENT_IP_CALLABLE) and every per-IP rate limit count the client
+    under: see ip_bucket."""
+    return ip_bucket(client_ip(request))
 
 
 _CONTROL_CHARS = dict.fromkeys([*range(32), 127], " ")

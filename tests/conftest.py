@@ -38,11 +38,19 @@ class LiveServer:
 
 
 def start_gunicorn(
-    tmp_path: Path, *, workers: int = 2, extra_env: dict | None = None, config_file: bool = False
+    tmp_path: Path,
+    *,
+    workers: int = 2,
+    extra_env: dict | None = None,
+    config_file: bool = False,
+    bind_host: str = "127.0.0.1",
+    url_host: str = "127.0.0.1",
 ) -> LiveServer:
     """gunicorn with production-like settings against the current test database.
 
     `config_file`: start it as the README says production does, with `-c config/gunicorn.py`.
+    `bind_host` "[::1]" serves IPv6 loopback (url_host "[::1]"); "[::ffff:127.0.0.1]" an IPv6
+    socket that IPv4 clients reach, as on a dual-stack host (REMOTE_ADDR is then IPv4-mapped).
     """
     services_required()
     db = connection.settings_dict
@@ -62,7 +70,7 @@ def start_gunicorn(
             *(["-c", "config/gunicorn.py"] if config_file else []),
             "config.wsgi:application",
             "--bind",
-            f"127.0.0.1:{port}",
+            f"{bind_host}:{port}",
             "--workers",
             str(workers),
             "--timeout",
@@ -75,7 +83,7 @@ def start_gunicorn(
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{url_host}:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -218,3 +218,32 @@ def test_a_user_verifies_their_email_by_opening_the_mailed_link(page, settings):
     assert User.objects.get(username="verifier").email_verified is True
     page.goto(page.base + link)  # a used link
     assert "This link does not work" in page.inner_text("h1")
+
+
+def test_a_mistyped_admin_login_is_audited_and_failed_login_records_cannot_be_deleted(page):
+    staffer = UserFactory(username="staffer", email="staffer@example.com", role=Role.ADMIN)
+    device, _codes = mfa_enrol(staffer)  # admins log in with a second factor
+    UserFactory(username="frank", email="frank@example.com")
+    APIClient().post("/api/v1/auth/login", {"username": "frank", "password": "wrong guess"}, format="json")
+    page.goto(page.base + "/admin/")
+    page.fill("#id_username", "staffer")
+    page.fill("#id_password", "not my password at all")
+    page.click("input[type=submit]")
+    page.wait_for_selector(".errornote")
+    page.shot("11-admin-login-mistyped")
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", totp_code_unused(device))
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    page.goto(page.base + "/admin/audit/auditevent/?q=staffer")
+    page.wait_for_selector("#result_list")
+    page.shot("12-admin-logins-audited")
+    text = page.inner_text("#result_list")
+    assert "Login failed" in text and "Login succeeded" in text
+    page.goto(page.base + "/admin/axes/accessattempt/")
+    page.wait_for_selector("#result_list")
+    page.shot("13-attempts-read-only")
+    assert "frank" in page.inner_text("#result_list")
+    assert page.locator("select[name=action]").count() == 0
+    page.click("#result_list tbody tr >> nth=0 >> a")
+    assert page.locator("a.deletelink").count() == 0 and page.locator("input[name=_save]").count() == 0

@@ -211,6 +211,54 @@ def test_production_refuses_a_short_jwt_key():
     assert "JWT_SIGNING_KEY must be at least 32 characters" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "url", ["auth.example.com", "ftp://auth.example.com", "https://", "https://a.example/?x=1"]
+)
+def test_production_refuses_a_public_base_url_that_is_not_an_absolute_http_url(url):
+    result = manage("check", env={**PRODUCTION_ENV, "PUBLIC_BASE_URL": url})
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: PUBLIC_BASE_URL must be an absolute http(s) URL")
+
+
+@pytest.mark.parametrize("module", ["config.wsgi", "config.asgi"])
+def test_wsgi_and_asgi_default_to_production_and_refuse_to_start_unconfigured(module):
+    """A server started without DJANGO_SETTINGS_MODULE must not serve with DEBUG on."""
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        cwd=ROOT,
+        env=_CLEAN,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: DJANGO_SECRET_KEY must be set in production (see README, Configuration)"
+    )
+
+
+@pytest.mark.parametrize("module", ["config.wsgi", "config.asgi"])
+def test_wsgi_and_asgi_serve_the_profile_they_are_given(module):
+    probe = (
+        f"import {module}; from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**_CLEAN, **PRODUCTION_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["config.settings.production", "False"], result.stderr
+
+
+def test_a_bad_ipv6_prefix_length_is_a_one_line_error():
+    result = manage("check", env={"IPV6_PREFIX_LENGTH": "129"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: IPV6_PREFIX_LENGTH must be between 1 and 128, not 129"
+
+
 def test_local_profile_needs_no_variables():
     result = manage("check", env={"DJANGO_SETTINGS_MODULE": "config.settings.local"})
     assert result.returncode == 0, result.stderr

@@ -2,7 +2,6 @@
 
 from http import HTTPStatus
 
-from django.urls import reverse
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -10,6 +9,7 @@ from rest_framework.views import APIView
 
 from accounts import selectors
 from accounts.api import serializers as s
+from accounts.mail import email_verification_link, password_reset_link
 from accounts.models import RevokeReason
 from accounts.permissions import HasScope, SessionOnly
 from accounts.roles import Scope
@@ -89,12 +89,8 @@ class RegisterView(RateLimitedPublicView):
 
 
 def _verify_url(request):
-    def build(uidb64: str, token: str) -> str:
-        return request.build_absolute_uri(
-            reverse("verify-email-page", kwargs={"uidb64": uidb64, "token": token})
-        )
-
-    return build
+    """Links in mail come from PUBLIC_BASE_URL, never from the Host header a client chooses."""
+    return email_verification_link
 
 
 class VerifyEmailView(RateLimitedPublicView):
@@ -196,9 +192,7 @@ class PasswordResetView(RateLimitedPublicView):
         data = _valid(s.PasswordResetSerializer, request)
         password_reset_request(
             email=data["email"],
-            reset_url=lambda uid, token: request.build_absolute_uri(
-                reverse("password-reset-page", kwargs={"uidb64": uid, "token": token})
-            ),
+            reset_url=password_reset_link,
             meta=RequestMeta.from_request(request),
         )
         return Response(status=HTTPStatus.ACCEPTED)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts import hooks
-from accounts.models import MfaChallenge, Session
+from accounts.models import LockoutEpisode, MfaChallenge, Session
 from audit.models import Event
 from audit.services import audit_record
 from core.request import SYSTEM, RequestMeta
@@ -23,7 +23,7 @@ ATTEMPT_LOG_RETENTION = timedelta(days=30)
 
 def _cleanup_targets(now: datetime) -> dict[str, QuerySet[Any]]:
     """What goes, in order: tokens and sessions, then other apps' rows (hooks.on_cleanup:
-    API keys), then failed-login records."""
+    API keys), then failed-login records and the lockout episodes that have ended."""
     cooloff_start = now - settings.AXES_COOLOFF_TIME
     targets: dict[str, QuerySet[Any]] = {
         "tokens": OutstandingToken.objects.filter(expires_at__lt=now),
@@ -33,6 +33,7 @@ def _cleanup_targets(now: datetime) -> dict[str, QuerySet[Any]]:
     for contribute in hooks.cleanup_targets:
         targets.update(contribute(now))
     targets["attempts"] = AccessAttempt.objects.filter(attempt_time__lt=cooloff_start)
+    targets["lockouts"] = LockoutEpisode.objects.filter(expires_at__lt=now)
     targets["failure_logs"] = AccessFailureLog.objects.filter(attempt_time__lt=now - ATTEMPT_LOG_RETENTION)
     return targets
 

@@ -35,7 +35,7 @@ from accounts.errors import (
 from accounts.lockout import lockout_retry_after, login_identifier
 from accounts.models import RevokeReason, Session, User
 from accounts.principal import Principal
-from accounts.selectors import user_by_identifier
+from accounts.services.lockouts import known_address_record, login_failure_record
 from accounts.services.mfa import (
     METHODS,
     mfa_challenge_locked,
@@ -60,7 +60,7 @@ from audit.models import Event, Outcome
 from audit.services import audit_record
 from core.errors import NotFound, ServiceError
 from core.ids import is_id, is_uuid
-from core.request import SYSTEM, RequestMeta
+from core.request import SYSTEM, RequestMeta, ip_bucket
 
 logger = logging.getLogger("gatehouse.accounts")
 
@@ -123,9 +123,10 @@ def session_login(
 
 
 def _lockout_reset(*, request: HttpRequest, identifier: str, meta: RequestMeta) -> None:
-    """A success clears this name's failures from this address (axes' reset-on-success)."""
+    """A success clears this name's failures from this address (axes' reset-on-success),
+    counted as axes counts addresses (IPv6 per prefix)."""
     AxesProxyHandler.reset_attempts(
-        ip_address=meta.ip_address, username=login_identifier(request, {"username": identifier})
+        ip_address=ip_bucket(meta.ip_address), username=login_identifier(request, {"username": identifier})
     )
 
 
@@ -146,6 +147,7 @@ def _session_open(
     if not still_valid:
         raise InvalidCredentials()
     session, pair = session_start(user=user, remember_me=remember_me, meta=meta, amr=amr)
+    known_address_record(user=user, ip_address=meta.ip_address)
     auth_state.publish_user_changed(user.pk, powers=False)
     audit_record(
         event=Event.LOGIN_SUCCEEDED,
@@ -215,36 +217,8 @@ def mfa_login_complete(
 
 def _login_failed(*, request: HttpRequest, identifier: str, meta: RequestMeta) -> NoReturn:
     """Audit a failed login (and a lockout it caused), then raise the client's answer."""
-    locked = getattr(request, "axes_locked_out", False)
-    failures = getattr(request, "axes_failures_since_start", 0)
-    newly_locked = locked and failures == settings.AXES_FAILURE_LIMIT
-    target = user_by_identifier(identifier)
-    if locked and not newly_locked:
-        reason = "account_locked"
-    elif target is not None and not target.is_active:
-        reason = "inactive"
-    else:
-        reason = "invalid_credentials"
-    label = identifier.strip()[:150]
-    with transaction.atomic():
-        audit_record(
-            event=Event.LOGIN_FAILED,
-            meta=meta,
-            outcome=Outcome.FAILURE,
-            target=target,
-            target_label=label,
-            details={"reason": reason, "failures": failures},
-        )
-        if newly_locked:
-            audit_record(
-                event=Event.LOCKED_OUT,
-                meta=meta,
-                outcome=Outcome.FAILURE,
-                target=target,
-                target_label=label,
-                details={"failures": failures, "cooloff_minutes": settings.AXES_COOLOFF_MINUTES},
-            )
-    if locked:
+    failure = login_failure_record(request=request, identifier=identifier, meta=meta)
+    if failure.locked:
         raise AccountLocked(retry_after=lockout_retry_after(request))
     raise InvalidCredentials()
 

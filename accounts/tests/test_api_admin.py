@@ -165,7 +165,15 @@ def test_cleanup_removes_expired_records(api_client, admin, user):
     assert response.status_code == HTTPStatus.OK
     counts = response.json()
     assert counts["tokens"] == 2 and counts["sessions"] == 1
-    assert set(counts) == {"tokens", "sessions", "mfa_challenges", "api_keys", "attempts", "failure_logs"}
+    assert set(counts) == {
+        "tokens",
+        "sessions",
+        "mfa_challenges",
+        "api_keys",
+        "attempts",
+        "lockouts",
+        "failure_logs",
+    }
     assert not Session.objects.filter(user=user).exists()
 
 

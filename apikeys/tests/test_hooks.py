@@ -35,6 +35,7 @@ def test_auth_cleanup_removes_expired_keys_between_sessions_and_attempts(user):
         "mfa_challenges",
         "api_keys",
         "attempts",
+        "lockouts",
         "failure_logs",
     ]
     assert auth_cleanup()["api_keys"] == 1

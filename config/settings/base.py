@@ -428,21 +428,30 @@ AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 30)
 AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
 # Failures across any usernames from one IP before that IP is locked (credential stuffing).
 AXES_IP_FAILURE_LIMIT = env_int("AXES_IP_FAILURE_LIMIT", 4 * AXES_FAILURE_LIMIT)
+# Failures for one account from any addresses before addresses it has never logged in from
+# are refused (rotating addresses); the owner's known addresses still work.
+AXES_ACCOUNT_FAILURE_LIMIT = env_int("AXES_ACCOUNT_FAILURE_LIMIT", 20)
 AXES_HANDLER = "accounts.lockout.GatehouseAxesHandler"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # Rows are recorded per (username, IP); the handler counts the pair and the IP itself.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_CLIENT_IP_CALLABLE = "core.request.client_ip"
+# Counted per IPv4 address or IPv6 prefix (IPV6_PREFIX_LENGTH); the audit keeps the full address.
+AXES_CLIENT_IP_CALLABLE = "core.request.client_ip_bucket"
 AXES_USERNAME_CALLABLE = "accounts.lockout.login_identifier"
 # Gatehouse writes its own audit trail; axes' per-login access log would duplicate it.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_SENSITIVE_PARAMETERS = ["password", "current_password", "new_password", "token"]
+# accounts.admin shows axes' records read-only: only the audited unlock clears them.
+AXES_ENABLE_ADMIN = False
 
 # --- Rate limits (django-ratelimit) -------------------------------------------------
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 RATELIMIT_AUTH = env_str("RATELIMIT_AUTH", "10/m")
 # /auth/verify and /auth/introspect, per client IP: resource servers ask on every request.
 RATELIMIT_VERIFY = env_str("RATELIMIT_VERIFY", "600/m")
+# Failed authentications (bad, expired or revoked token or key) per client IP: over it, 429
+# before the credential is even checked.
+RATELIMIT_AUTH_FAILURES = env_str("RATELIMIT_AUTH_FAILURES", "60/m")
 RATELIMIT_USE_CACHE = "ratelimit"
 # Redis down: let requests through (and log it) rather than lock every client out.
 RATELIMIT_FAIL_OPEN = True
@@ -474,6 +483,10 @@ if not 1 <= AUDIT_CHAINS <= 1024:
 # --- Client IP ------------------------------------------------------------------
 # How many X-Forwarded-For hops (from the right) were appended by proxies we run.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# An IPv6 client is counted per network of this length (one subscriber usually holds a /64).
+IPV6_PREFIX_LENGTH = env_int("IPV6_PREFIX_LENGTH", 64)
+if not 1 <= IPV6_PREFIX_LENGTH <= 128:
+    raise SystemExit(f"error: IPV6_PREFIX_LENGTH must be between 1 and 128, not {IPV6_PREFIX_LENGTH}")
 
 # --- Email ------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -25,3 +25,15 @@ def test_auth_cleanup_removes_ended_sessions_keeps_live_ones_and_audits_the_coun
     assert list(Session.objects.values_list("pk", flat=True)) == [live.pk]
     # "tokens" and "api_keys" are scrubbed from details like any credential-sounding key.
     assert AuditEvent.objects.get(event="system.cleanup").details["sessions"] == 1
+
+
+def test_auth_cleanup_removes_ended_lockout_episodes_only():
+    from accounts.models import LockKind, LockoutEpisode
+
+    now = timezone.now()
+    LockoutEpisode.objects.create(kind=LockKind.PAIR, username="a", ip_bucket="198.51.100.1", expires_at=now)
+    live = LockoutEpisode.objects.create(
+        kind=LockKind.IP, ip_bucket="198.51.100.1", expires_at=now + timedelta(minutes=5)
+    )
+    assert auth_cleanup()["lockouts"] == 1
+    assert list(LockoutEpisode.objects.values_list("pk", flat=True)) == [live.pk]
