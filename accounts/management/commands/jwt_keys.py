@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import signing
-from accounts.management.commands._helpers import table
+from core.commands import table
 from core.request import RequestMeta
 
 
