@@ -38,15 +38,21 @@ class LiveServer:
 
 
 def start_gunicorn(
-    tmp_path: Path, *, workers: int = 2, extra_env: dict | None = None, config_file: bool = False
+    tmp_path: Path,
+    *,
+    workers: int = 2,
+    extra_env: dict | None = None,
+    config_file: bool = False,
+    port: int | None = None,
 ) -> LiveServer:
     """gunicorn with production-like settings against the current test database.
 
     `config_file`: start it as the README says production does, with `-c config/gunicorn.py`.
+    `port`: when the environment must name the server's own URL (PUBLIC_BASE_URL); else a free one.
     """
     services_required()
     db = connection.settings_dict
-    port = _free_port()
+    port = port or _free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
