@@ -10,6 +10,7 @@ table and the targets, and writes the same as JSON. Standard library only.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import http.client
 import json
@@ -65,8 +66,13 @@ class Scenario:
     key: str
     title: str
     gatehouse: Call
-    peer: Call
+    peer: Call | None  # None: Gatehouse only, nothing to compare with
     peer_title: str
+    # "wrk": HTTP load; "verifier": gatehouse_client.Verifier.verify in one thread (jwks_verify.py)
+    runner: str = "wrk"
+    # Runs at least this long whatever --duration says (a 1 s smoke run on a busy machine can
+    # end before the first Argon2 login does).
+    min_duration: float = 0.0
 
 
 SCENARIOS = [
@@ -104,6 +110,7 @@ SCENARIOS = [
         Call("POST", "/api/v1/auth/login", body={"username": USERNAME, "password": "{password}"}),
         Call("POST", "/auth/jwt/create/", body={"username": USERNAME, "password": "{password}"}),
         "POST /auth/jwt/create/",
+        min_duration=3.0,
     ),
     Scenario(
         "verify",
@@ -124,6 +131,15 @@ SCENARIOS = [
         # The peer has no introspection; its verify is the nearest thing (no revocation check).
         Call("POST", "/auth/jwt/verify/", body={"token": "{access}"}),
         "POST /auth/jwt/verify/ (signature only)",
+    ),
+    Scenario(
+        "jwks_verify",
+        "gatehouse_client Verifier.verify(JWT), local check in one thread",
+        # What the resource server's Verifier fetches once (discovery, then this), then never.
+        Call("GET", "/.well-known/jwks.json"),
+        None,
+        "-",
+        runner="verifier",
     ),
 ]
 SCENARIO_KEYS = [s.key for s in SCENARIOS]
@@ -196,7 +212,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.smoke:
         args.duration, args.rounds = 1.0, 1
-    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    # jwks-verify and jwks_verify both name the scenario.
+    args.scenarios = [s.strip().replace("-", "_") for s in args.scenarios.split(",") if s.strip()]
     unknown = set(args.scenarios) - set(SCENARIO_KEYS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
@@ -354,14 +371,23 @@ def gunicorn_cmd(python: str, app: str, port: int, workers: int, chdir: Path) ->
     ]
 
 
-def gatehouse_env(database_url: str, redis_url: str) -> dict:
+def gatehouse_env(database_url: str, redis_url: str, port: int) -> dict:
+    """Production settings as the README's "Running in production" sets them (EdDSA keys, an
+    explicit key-encryption key, PUBLIC_BASE_URL), with the limits raised out of the way."""
     env = dict(os.environ)
+    # JWT_ALGORITHM from the environment (default EdDSA); the HS256 secret only for HS256.
+    if env.get("JWT_ALGORITHM", "EdDSA") == "HS256":
+        env["JWT_SIGNING_KEY"] = secrets.token_urlsafe(48)
+    else:
+        env.pop("JWT_SIGNING_KEY", None)
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
-            "PUBLIC_BASE_URL": "http://127.0.0.1",
+            # A Fernet key: 32 random bytes, URL-safe base64.
+            "JWT_KEY_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            # Where clients reach it: the discovery document's URLs (the Verifier follows them).
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -408,7 +434,8 @@ def prepare(args, procs: Processes, logs_dir: Path) -> tuple[Service, Service]:
     redis_url = os.environ["BENCH_REDIS_URL"]
     peer_python = os.environ["BENCH_PEER_PYTHON"]
     gh_python = str(ROOT / ".venv" / "bin" / "python")
-    gh_env = gatehouse_env(gh_db, redis_url)
+    gh_port = free_port()
+    gh_env = gatehouse_env(gh_db, redis_url, gh_port)
     pr_env = peer_env(peer_db)
     flush_redis(redis_url)
 
@@ -448,7 +475,7 @@ def prepare(args, procs: Processes, logs_dir: Path) -> tuple[Service, Service]:
     log("== seeding the benchmark users")
     gh = Service(
         "Gatehouse",
-        free_port(),
+        gh_port,
         "/api/v1/auth/login",
         "access_token",
         "refresh_token",
@@ -583,7 +610,7 @@ def preflight(service: Service, call: Call, creds: dict) -> str | None:
     return None
 
 
-def run_wrk(args, service: Service, call: Call, creds: dict, workdir: Path) -> dict:
+def run_wrk(args, service: Service, call: Call, creds: dict, workdir: Path, duration: float) -> dict:
     env = dict(os.environ)
     for name in list(env):
         if name.startswith("BENCH_") and name not in ("BENCH_WORKDIR",):
@@ -613,7 +640,7 @@ def run_wrk(args, service: Service, call: Call, creds: dict, workdir: Path) -> d
         "-c",
         str(connections),
         "-d",
-        f"{args.duration:g}s",
+        f"{duration:g}s",
         "--timeout",
         "10s",
         "-s",
@@ -623,7 +650,7 @@ def run_wrk(args, service: Service, call: Call, creds: dict, workdir: Path) -> d
     wrk = shutil.which("wrk") or "wrk"
     try:
         result = subprocess.run(  # noqa: S603
-            [wrk, *cmd[1:]], env=env, capture_output=True, text=True, timeout=args.duration + 60, check=False
+            [wrk, *cmd[1:]], env=env, capture_output=True, text=True, timeout=duration + 60, check=False
         )
     finally:
         if token_file:
@@ -633,6 +660,35 @@ def run_wrk(args, service: Service, call: Call, creds: dict, workdir: Path) -> d
         return {"error": f"wrk failed ({result.returncode}): {(result.stderr or result.stdout)[-300:]}"}
     data = json.loads(match.group(1))
     data["socket_errors_total"] = sum(data["socket_errors"].values())
+    return data
+
+
+def run_verifier(args, service: Service, creds: dict) -> dict:
+    """jwks_verify: bench/jwks_verify.py times Verifier.verify against the running Gatehouse."""
+    config = {
+        "base_url": f"http://127.0.0.1:{service.port}",
+        "token": creds["access"],
+        "duration": args.duration,
+    }
+    result = subprocess.run(  # noqa: S603
+        [str(ROOT / ".venv" / "bin" / "python"), str(BENCH / "jwks_verify.py")],
+        input=json.dumps(config),
+        capture_output=True,
+        text=True,
+        timeout=args.duration + 60,
+        check=False,
+    )
+    match = re.search(r"^BENCH_RESULT (\{.*\})$", result.stdout, re.MULTILINE)
+    if result.returncode != 0 or not match:
+        return {
+            "error": f"jwks_verify failed ({result.returncode}): {(result.stderr or result.stdout)[-300:]}"
+        }
+    data = json.loads(match.group(1))
+    data["socket_errors_total"] = 0
+    if data["jwks_fetches"]:
+        # The point of local checks is no call to Gatehouse per request: a fetch is a finding.
+        data["non2xx"] += data["jwks_fetches"]
+        data["statuses"]["jwks_fetches"] = data["jwks_fetches"]
     return data
 
 
@@ -744,7 +800,9 @@ def table(rows: dict) -> str:
         gh, pr = row["gatehouse"], row["peer"]
         cells = [key]
         for side in (gh, pr):
-            if side["status"] == "error":
+            if side["status"] == "n/a":
+                cells += ["-", "-", "-", "-"]
+            elif side["status"] == "error":
                 cells += ["error", "-", "-", "-"]
             else:
                 cells += [
@@ -754,7 +812,8 @@ def table(rows: dict) -> str:
                     str(side["non2xx"]),
                 ]
             if side is gh:
-                cells.append(fmt(ratio(gh, baseline) if baseline else None, ".3f"))
+                comparable = baseline and row["runner"] == "wrk"
+                cells.append(fmt(ratio(gh, baseline) if comparable else None, ".3f"))
         cells.append(fmt(ratio(gh, pr), ".2f"))
         lines.append(cells)
     widths = [max(len(headers[i]), *(len(line[i]) for line in lines)) for i in range(len(headers))]
@@ -769,6 +828,8 @@ def table(rows: dict) -> str:
     notes = []
     for key, row in rows.items():
         for side_name, side in (("Gatehouse", row["gatehouse"]), ("peer", row["peer"])):
+            if side["status"] == "n/a":
+                continue
             if side["status"] == "error":
                 notes.append(f"  {key} / {side_name}: ERROR {side['error']}")
             elif side["non2xx"] or side["socket_errors"] or side.get("chain_broken"):
@@ -776,6 +837,12 @@ def table(rows: dict) -> str:
                     f"  {key} / {side_name}: statuses {side['statuses']}, socket errors {side['socket_errors']}"
                     + (f", broken chain links {side['chain_broken']}" if side.get("chain_broken") else "")
                 )
+    if "jwks_verify" in rows:
+        out += [
+            "",
+            "jwks_verify: verifications/s of gatehouse_client's Verifier.verify() on one thread (no HTTP per",
+            "call; the JWKS was fetched once before timing); p50/p99 are one call. Gatehouse only, no peer.",
+        ]
     if notes:
         out += ["", "Problems:", *notes]
     return "\n".join(out)
@@ -846,10 +913,10 @@ def main(argv: list[str]) -> int:
         if gh.api_key_error and "apikey_me" in errors:
             errors["apikey_me"]["gatehouse"] = gh.api_key_error
 
-        total = len(selected) * 2 * args.rounds
+        total = sum(2 if s.peer else 1 for s in selected) * args.rounds
         log(
-            f"== {total} wrk runs of {args.duration:g}s: {len(selected)} scenarios x 2 services x "
-            f"{args.rounds} rounds, {args.connections} connections, {args.threads} threads"
+            f"== {total} runs of {args.duration:g}s: {len(selected)} scenarios x 2 services (or Gatehouse "
+            f"only) x {args.rounds} rounds, {args.connections} connections, {args.threads} threads"
         )
         done = 0
         for round_no in range(1, args.rounds + 1):
@@ -872,6 +939,8 @@ def main(argv: list[str]) -> int:
                 if round_no % 2 == 0:
                     pair.reverse()  # even rounds run the peer first: no systematic order bias
                 for side, service, call in pair:
+                    if call is None:
+                        continue  # Gatehouse-only scenario
                     done += 1
                     if errors[scenario.key][side]:
                         continue
@@ -880,8 +949,12 @@ def main(argv: list[str]) -> int:
                         errors[scenario.key][side] = problem
                         log(f"!! {scenario.key} / {service.name}: {problem}")
                         continue
-                    result = run_wrk(args, service, call, creds[side], workdir)
-                    settle(service)
+                    if scenario.runner == "verifier":
+                        result = run_verifier(args, service, creds[side])
+                    else:
+                        duration = max(args.duration, scenario.min_duration)
+                        result = run_wrk(args, service, call, creds[side], workdir, duration)
+                        settle(service)
                     runs[scenario.key][side].append(result)
                     if "error" in result:
                         summary = result["error"]
@@ -897,8 +970,13 @@ def main(argv: list[str]) -> int:
             s.key: {
                 "title": s.title,
                 "peer_title": s.peer_title,
+                "runner": s.runner,
                 "gatehouse": aggregate(runs[s.key]["gatehouse"], errors[s.key]["gatehouse"]),
-                "peer": aggregate(runs[s.key]["peer"], errors[s.key]["peer"]),
+                "peer": (
+                    aggregate(runs[s.key]["peer"], errors[s.key]["peer"])
+                    if s.peer is not None
+                    else {"status": "n/a", "rounds": []}
+                ),
             }
             for s in selected
         }
@@ -907,7 +985,9 @@ def main(argv: list[str]) -> int:
 
     baseline = rows.get("baseline", {}).get("gatehouse")
     for row in rows.values():
-        row["ratio_to_gatehouse_baseline"] = ratio(row["gatehouse"], baseline) if baseline else None
+        # Verifications in process and HTTP requests are not the same unit: no ratio.
+        comparable = baseline and row["runner"] == "wrk"
+        row["ratio_to_gatehouse_baseline"] = ratio(row["gatehouse"], baseline) if comparable else None
         row["gatehouse_over_peer"] = ratio(row["gatehouse"], row["peer"])
         # Each round's pair ran back to back under the same machine load: their ratios are
         # steadier than the ratio of medians when something else shares the machine.

@@ -45,16 +45,18 @@ def start_gunicorn(
     config_file: bool = False,
     bind_host: str = "127.0.0.1",
     url_host: str = "127.0.0.1",
+    port: int | None = None,
 ) -> LiveServer:
     """gunicorn with production-like settings against the current test database.
 
     `config_file`: start it as the README says production does, with `-c config/gunicorn.py`.
     `bind_host` "[::1]" serves IPv6 loopback (url_host "[::1]"); "[::ffff:127.0.0.1]" an IPv6
     socket that IPv4 clients reach, as on a dual-stack host (REMOTE_ADDR is then IPv4-mapped).
+    `port`: when the environment must name the server's own URL (PUBLIC_BASE_URL); else a free one.
     """
     services_required()
     db = connection.settings_dict
-    port = _free_port()
+    port = port or _free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",

@@ -16,7 +16,9 @@ from tests.conftest import ROOT, services_required
 
 pytestmark = pytest.mark.live
 
-SCENARIOS = ["baseline", "jwt_me", "apikey_me", "refresh", "login", "verify", "introspect"]
+SCENARIOS = ["baseline", "jwt_me", "apikey_me", "refresh", "login", "verify", "introspect", "jwks_verify"]
+# Gatehouse only (the client's in-process check): no peer columns, no ratios.
+GATEHOUSE_ONLY = {"jwks_verify"}
 # The table's columns after the scenario name.
 COLUMNS = [
     "gh_rps",
@@ -67,6 +69,13 @@ def test_bench_smoke_mode_writes_a_well_formed_table_and_json(tmp_path):
     assert sorted(rows) == sorted(SCENARIOS), output
     for key, cells in rows.items():
         assert len(cells) == 1 + len(COLUMNS), (key, cells, output)
+        if key in GATEHOUSE_ONLY:
+            row = dict(zip(COLUMNS, cells[1:], strict=True))
+            no_peer = ("gh_vs_baseline", "peer_rps", "peer_p50", "peer_p99", "peer_non2xx", "gh_vs_peer")
+            assert [row[c] for c in no_peer] == ["-"] * len(no_peer), (key, output)
+            assert _number(row["gh_rps"]) > 0 and _number(row["gh_non2xx"]) == 0, (key, output)
+            assert 0 < _number(row["gh_p50"]) <= _number(row["gh_p99"]), (key, output)
+            continue
         row = dict(zip(COLUMNS, (_number(c) for c in cells[1:]), strict=True))
         assert row["gh_rps"] > 0 and row["peer_rps"] > 0, (key, output)
         assert 0 < row["gh_p50"] <= row["gh_p99"] and 0 < row["peer_p50"] <= row["peer_p99"], (key, output)
@@ -83,6 +92,14 @@ def test_bench_smoke_mode_writes_a_well_formed_table_and_json(tmp_path):
     assert report["config"]["rounds"] == 1
     assert list(report["scenarios"]) == SCENARIOS
     for key, row in report["scenarios"].items():
+        if key in GATEHOUSE_ONLY:
+            assert row["peer"]["status"] == "n/a" and row["gatehouse_over_peer"] is None, (key, row)
+            numbers = row["gatehouse"]
+            assert numbers["status"] == "ok", (key, numbers)
+            # Every verification succeeded and none made the Verifier download the JWKS again.
+            assert numbers["requests"] > 0 and numbers["non2xx"] == 0, (key, numbers)
+            assert all(run["jwks_fetches"] == 0 for run in numbers["rounds"]), (key, numbers)
+            continue
         for side in ("gatehouse", "peer"):
             numbers = row[side]
             assert numbers["status"] == "ok", (key, side, numbers)

@@ -24,7 +24,11 @@ Environment: `GATEHOUSE_URL` (default `http://127.0.0.1:8000`), `GATEHOUSE_AUDIE
 (`gatehouse-api`), `GATEHOUSE_ISSUER` (default: from the discovery document),
 `GATEHOUSE_INTROSPECTION_KEY`, `GATEHOUSE_JWKS_URL` and `GATEHOUSE_INTROSPECTION_URL` (default: from
 the discovery document, whose URLs Gatehouse builds from its `PUBLIC_BASE_URL`; set these when
-that address is not reachable from here), `INFERENCE_ROLES`, `INFERENCE_SCOPE`,
+that address is not reachable from here), `GATEHOUSE_INTROSPECTION_CACHE_SECONDS` (the
+Verifier's `introspection_cache_seconds`, default 5: how long an introspection answer, and so a
+revoked credential, is trusted here; `0` asks Gatehouse on every request),
+`GATEHOUSE_JWKS_REFETCH_INTERVAL` (`jwks_refetch_interval`, default 60: the least time between
+JWKS downloads caused by an unknown `kid`), `INFERENCE_ROLES`, `INFERENCE_SCOPE`,
 `INFERENCE_INTROSPECT`.
 """
 
@@ -51,6 +55,15 @@ def create_app(
 ) -> FastAPI:
     """The app; arguments left out come from the environment."""
     if verifier is None:
+        # Unset tuning variables leave the Verifier's own defaults in force.
+        tuning = {
+            argument: float(os.environ[variable])
+            for variable, argument in (
+                ("GATEHOUSE_INTROSPECTION_CACHE_SECONDS", "introspection_cache_seconds"),
+                ("GATEHOUSE_JWKS_REFETCH_INTERVAL", "jwks_refetch_interval"),
+            )
+            if os.environ.get(variable, "").strip()
+        }
         verifier = Verifier(
             os.environ.get("GATEHOUSE_URL", "http://127.0.0.1:8000"),
             audience=os.environ.get("GATEHOUSE_AUDIENCE", "gatehouse-api"),
@@ -58,6 +71,7 @@ def create_app(
             issuer=os.environ.get("GATEHOUSE_ISSUER") or None,
             jwks_url=os.environ.get("GATEHOUSE_JWKS_URL") or None,
             introspection_url=os.environ.get("GATEHOUSE_INTROSPECTION_URL") or None,
+            **tuning,
         )
     if roles is None:
         roles = tuple(
