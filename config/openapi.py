@@ -185,13 +185,35 @@ def constraints_and_links(result, generator, request, public):
             schemas[component]["properties"][field].update(
                 minLength=PASSWORD_MIN_LENGTH, description=PASSWORD_RULES
             )
+    # These bodies name every field that may be sent: anything else is a 400 ("cannot be changed").
+    for name in ("PatchedProfileUpdateRequest", "PatchedAdminUserUpdateRequest"):
+        if name in schemas:
+            schemas[name]["additionalProperties"] = False
+    if "PatchedProfileUpdateRequest" in schemas:  # PATCH /me: the name is the one thing to send
+        schemas["PatchedProfileUpdateRequest"]["required"] = ["full_name"]
+        for path in ("/api/v1/auth/me", "/api/v1/auth/profile"):
+            body = result.get("paths", {}).get(path, {}).get("patch", {}).get("requestBody")
+            if body is not None:
+                body["required"] = True
     if "LoginRequest" in schemas:
         schemas["LoginRequest"]["oneOf"] = LOGIN_ONE_OF
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
-                if parameter.get("in") == "query":
-                    _string_rules(parameter.get("schema", {}), blank_ok=True)
+                if parameter.get("in") != "query":
+                    continue
+                schema = parameter.get("schema", {})
+                # DRF reads a blank query parameter as an absent one: `?role=` filters nothing.
+                if schema.get("type") in ("integer", "number") or schema.get("format"):
+                    parameter["schema"] = {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+                    parameter["description"] = parameter.get("description", "") + "\n\nBlank: absent."
+                    continue
+                if schema.get("type") == "string":
+                    schema.pop("minLength", None)
+                    if "enum" in schema:
+                        schema["enum"] = [*schema["enum"], ""]
+                        parameter["description"] = parameter.get("description", "") + "\n\nBlank: no filter."
+                _string_rules(schema, blank_ok=True)
     for (path, method, status), links in LINKS.items():
         response = result.get("paths", {}).get(path, {}).get(method, {}).get("responses", {}).get(status)
         if response is not None:
