@@ -2,7 +2,7 @@
 phase (examples, coverage, fuzzing, and stateful through the schema's OpenAPI links), as a
 user, as an API key and as an admin.
 
-Bounded (FUZZ_EXAMPLES per operation, default 5; FUZZ_STEPS stateful steps) so it fits in CI:
+Bounded (FUZZ_EXAMPLES per operation, default 3; FUZZ_STEPS stateful steps) so it fits in CI:
 raise them locally for a deeper run (`FUZZ_EXAMPLES=100 ./scripts/test tests/test_fuzz_schema.py`).
 
 Where the schema cannot say a rule (a password the validators refuse, a taken username, a
@@ -29,7 +29,7 @@ from apikeys.models import APIKey
 from apikeys.services import apikey_create
 from core.request import RequestMeta
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
 STEPS = int(os.environ.get("FUZZ_STEPS", "10"))
 
 ACCEPTED = ["2xx", "401", "403", "404", "409", "429"]
