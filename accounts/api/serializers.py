@@ -2,18 +2,40 @@
 
 from rest_framework import serializers
 
-from accounts.models import Role, Session
+from accounts.models import Role, Session, username_validator
 from accounts.selectors import user_is_locked
 from accounts.validators import PASSWORD_MAX_LENGTH
 
 NOT_WRITABLE_HERE = "This field cannot be changed here."
+NOT_A_STRING = "Not a valid string."
+USERNAME_OR_EMAIL = "Give a username or an email address."
+USERNAME_AND_EMAIL = "Give a username or an email address, not both."
+PASSWORD_MIN_LENGTH = 12  # AUTH_PASSWORD_VALIDATORS' MinimumLengthValidator
+PASSWORD_RULES = (
+    f"A new password: {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters, spaces count "
+    "(a passphrase is welcome); not a common password, not only digits, not too similar to the "
+    "username, email or full name; not one of the account's recent passwords. A password that "
+    "breaks these rules is a 400 `password_invalid`."
+)
+
+
+class StrictCharField(serializers.CharField):
+    """A string and nothing else: DRF's CharField would take 123 or 1.5 as "123", which the
+    schema (`type: string`) forbids."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+    default_error_messages = {"not_a_string": NOT_A_STRING}
 
 
 def password_field(**kwargs) -> serializers.CharField:
-    # No trimming: spaces are part of a passphrase (NIST SP 800-63B).
-    return serializers.CharField(
-        max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, write_only=True, **kwargs
-    )
+    # No trimming: spaces are part of a passphrase (NIST SP 800-63B). A new password's rules
+    # (PASSWORD_RULES) are the password validators' (a 400 `password_invalid`); the schema
+    # states them (config/openapi.py).
+    return StrictCharField(max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, write_only=True, **kwargs)
 
 
 class UserSerializer(serializers.Serializer):
@@ -75,22 +97,26 @@ def token_response(user, pair) -> dict:
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = StrictCharField(max_length=150, min_length=3, validators=[username_validator])
     email = serializers.EmailField(max_length=254)
     password = password_field()
-    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    full_name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=254, required=False)
-    email = serializers.CharField(max_length=254, required=False)
+    """`username` or `email` (exactly one of them) and the password."""
+
+    username = StrictCharField(max_length=254, required=False)
+    email = StrictCharField(max_length=254, required=False)
     password = password_field()
     remember_me = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):
+        if "username" in attrs and "email" in attrs:
+            raise serializers.ValidationError({"username": [USERNAME_AND_EMAIL]})
         identifier = attrs.get("username") or attrs.get("email")
         if not identifier:
-            raise serializers.ValidationError({"username": ["Give a username or an email address."]})
+            raise serializers.ValidationError({"username": [USERNAME_OR_EMAIL]})
         attrs["identifier"] = identifier
         return attrs
 
@@ -139,11 +165,11 @@ class RecoveryCodesSerializer(serializers.Serializer):
 
 
 class RefreshSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField(max_length=8192, trim_whitespace=True)
+    refresh_token = StrictCharField(max_length=8192, trim_whitespace=True)
 
 
 class VerifySerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=8192, trim_whitespace=True)
+    token = StrictCharField(max_length=8192, trim_whitespace=True)
 
 
 class VerifyResponseSerializer(serializers.Serializer):
@@ -155,7 +181,7 @@ class VerifyResponseSerializer(serializers.Serializer):
 
 
 class ProfileUpdateSerializer(serializers.Serializer):
-    full_name = serializers.CharField(max_length=150, allow_blank=True)
+    full_name = StrictCharField(max_length=150, allow_blank=True)
 
     def validate(self, attrs):
         forbidden = set(self.initial_data) - set(self.fields)
@@ -165,7 +191,7 @@ class ProfileUpdateSerializer(serializers.Serializer):
 
 
 class LogoutSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField(max_length=8192, required=False)
+    refresh_token = StrictCharField(max_length=8192, required=False)
 
 
 class ChangePasswordSerializer(serializers.Serializer):
@@ -181,8 +207,8 @@ class PasswordResetSerializer(serializers.Serializer):
 
 
 class PasswordResetConfirmSerializer(serializers.Serializer):
-    uid = serializers.CharField(max_length=64)
-    token = serializers.CharField(max_length=128)
+    uid = StrictCharField(max_length=64)
+    token = StrictCharField(max_length=128)
     new_password = password_field()
 
 
@@ -222,7 +248,7 @@ class AdminUserQuerySerializer(serializers.Serializer):
 class AdminUserUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     is_active = serializers.BooleanField(required=False)
-    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    full_name = StrictCharField(max_length=150, required=False, allow_blank=True)
 
     def validate(self, attrs):
         forbidden = set(self.initial_data) - set(self.fields)

@@ -329,6 +329,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.contract_paths_and_errors",
+        "config.openapi.constraints_and_links",
     ],
 }
 
