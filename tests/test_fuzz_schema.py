@@ -43,6 +43,11 @@ RULES_ONLY_THE_SERVER_KNOWS = [
     "/api/v1/api-keys",  # scopes or rate beyond the owner's role
     "/api/v1/auth/logout",  # a refresh token this session was not given
     "/api/v1/admin/audit-logs",  # a cursor the server did not give
+    "/api/v1/auth/mfa/totp/setup",  # the account's current password
+    "/api/v1/auth/mfa/totp/confirm",  # a code the enrolling device shows now
+    "/api/v1/auth/mfa/totp",  # the current password and a current code
+    "/api/v1/auth/mfa/recovery-codes",  # the account's current password
+    "/api/v1/auth/verify-email",  # a link the server mailed and that is still good
 ]
 
 CONFIG = SchemathesisConfig.from_dict(
