@@ -8,6 +8,7 @@ import requests
 
 from accounts.models import Role
 from accounts.tests.factories import PASSWORD, UserFactory
+from accounts.tests.helpers import mfa_enrol, totp_code_unused
 from tests.conftest import UNLIMITED, start_gunicorn
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -17,19 +18,40 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def api_login(server, username: str) -> dict:
+def api_login(server, username: str, recovery_code: str | None = None) -> dict:
+    """Both steps for an enrolled admin, the second with a recovery code: the TOTP codes of the
+    current window may all be spent by the enrolment and the admin login."""
     response = server.post("/api/v1/auth/login", {"username": username, "password": PASSWORD})
+    assert response.status_code == HTTPStatus.OK, response.text
+    if not response.json().get("mfa_required"):
+        return response.json()
+    response = server.post(
+        "/api/v1/auth/login/mfa", {"mfa_token": response.json()["mfa_token"], "code": recovery_code}
+    )
     assert response.status_code == HTTPStatus.OK, response.text
     return response.json()
 
 
-def admin_login(server, username: str) -> requests.Session:
+def admin_enrol(**fields):
+    """An admin as every admin must be (MFA_REQUIRED_FOR_ROLES): enrolled in TOTP MFA."""
+    user = UserFactory(role=Role.ADMIN, **fields)
+    device, codes = mfa_enrol(user)
+    return user, device, codes
+
+
+def admin_login(server, username: str, device) -> requests.Session:
     browser = requests.Session()
     page = browser.get(server.url + "/admin/login/", timeout=30)
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     response = browser.post(
         server.url + "/admin/login/?next=/admin/",
-        data={"csrfmiddlewaretoken": csrf, "username": username, "password": PASSWORD, "next": "/admin/"},
+        data={
+            "csrfmiddlewaretoken": csrf,
+            "username": username,
+            "password": PASSWORD,
+            "otp_token": totp_code_unused(device),
+            "next": "/admin/",
+        },
         headers={"Referer": server.url + "/admin/login/"},
         allow_redirects=False,
         timeout=30,
@@ -40,9 +62,9 @@ def admin_login(server, username: str) -> requests.Session:
 
 
 def test_finding6_revoking_all_sessions_also_ends_the_users_django_admin_cookie_sessions(live_gunicorn):
-    UserFactory(username="root", email="root@example.com", role=Role.ADMIN)
-    browser = admin_login(live_gunicorn, "root")
-    tokens = api_login(live_gunicorn, "root")
+    _root, device, codes = admin_enrol(username="root", email="root@example.com")
+    browser = admin_login(live_gunicorn, "root", device)
+    tokens = api_login(live_gunicorn, "root", codes[0])
 
     response = live_gunicorn.post("/api/v1/auth/logout-all", {}, headers=bearer(tokens["access_token"]))
     assert response.status_code == HTTPStatus.NO_CONTENT
@@ -53,10 +75,10 @@ def test_finding6_revoking_all_sessions_also_ends_the_users_django_admin_cookie_
 
 
 def test_finding6_admin_revoke_of_another_user_ends_their_admin_cookie_sessions(live_gunicorn):
-    UserFactory(username="root", email="root@example.com", role=Role.ADMIN)
-    other = UserFactory(username="deputy", email="deputy@example.com", role=Role.ADMIN)
-    browser = admin_login(live_gunicorn, "deputy")
-    tokens = api_login(live_gunicorn, "root")
+    _root, _device, codes = admin_enrol(username="root", email="root@example.com")
+    other, device, _codes = admin_enrol(username="deputy", email="deputy@example.com")
+    browser = admin_login(live_gunicorn, "deputy", device)
+    tokens = api_login(live_gunicorn, "root", codes[0])
 
     response = live_gunicorn.post(
         f"/api/v1/admin/users/{other.pk}/revoke-sessions", {}, headers=bearer(tokens["access_token"])

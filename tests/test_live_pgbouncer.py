@@ -17,6 +17,7 @@ import requests
 
 from accounts.models import Role
 from accounts.tests.factories import PASSWORD, UserFactory
+from accounts.tests.helpers import mfa_enrol, totp_code_unused
 from tests.conftest import ROOT, UNLIMITED, pgbouncer_database_url, start_gunicorn, stop_gunicorn
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -124,9 +125,13 @@ def test_session_flow_and_refresh_race_work_through_pgbouncer_transaction_poolin
 
 
 def test_admin_api_and_django_admin_lists_work_through_pgbouncer(bounced):
-    UserFactory(username="root", email="root@example.com", role=Role.ADMIN)
+    root = UserFactory(username="root", email="root@example.com", role=Role.ADMIN)
+    device, codes = mfa_enrol(root)  # admins log in with a second factor (MFA_REQUIRED_FOR_ROLES)
     UserFactory(username="bob", email="bob@example.com")
-    headers = bearer(login(bounced, "root")["access_token"])
+    first = login(bounced, "root")
+    second = bounced.post("/api/v1/auth/login/mfa", {"mfa_token": first["mfa_token"], "code": codes[0]})
+    assert second.status_code == HTTPStatus.OK, second.text
+    headers = bearer(second.json()["access_token"])
     users = bounced.get("/api/v1/admin/users?search=bob", headers=headers)
     assert users.status_code == HTTPStatus.OK and [u["username"] for u in users.json()["results"]] == ["bob"]
     audit = bounced.get("/api/v1/admin/audit-logs?event=auth.login_succeeded", headers=headers)
@@ -139,6 +144,7 @@ def test_admin_api_and_django_admin_lists_work_through_pgbouncer(bounced):
         data={
             "username": "root",
             "password": PASSWORD,
+            "otp_token": totp_code_unused(device),
             "csrfmiddlewaretoken": browser.cookies["csrftoken"],
             "next": "/admin/",
         },

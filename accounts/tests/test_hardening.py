@@ -15,7 +15,7 @@ from accounts import auth_state
 from accounts.models import Role, Session, User
 from accounts.services.users import user_set_role
 from accounts.tests.factories import PASSWORD, UserFactory
-from accounts.tests.helpers import bearer_client, login
+from accounts.tests.helpers import bearer_client, login, staff_login
 from accounts.tokens import refresh_token_decode
 from audit.models import AuditEvent
 
@@ -55,7 +55,7 @@ def test_finding5_blacklisting_in_simplejwts_admin_ends_the_session_at_once(admi
     tokens = login(api_client, user.username)
     outstanding = OutstandingToken.objects.get(jti=refresh_token_decode(tokens["refresh_token"])["jti"])
     browser = Client()
-    browser.force_login(admin_user)
+    staff_login(browser, admin_user)
     response = browser.post(
         "/admin/token_blacklist/blacklistedtoken/add/", {"token": outstanding.pk, "_save": "Save"}
     )

@@ -8,9 +8,11 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.core import mail
 from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import PASSWORD
+from accounts.tests.helpers import staff_login, totp_code_unused
 from audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -24,9 +26,11 @@ def events(name: str) -> list[AuditEvent]:
 # --- 4. Django admin logins audited; axes' records read-only -----------------------------------
 
 
-def admin_login(client: Client, username: str, password: str, ip: str = "198.51.100.20"):
+def admin_login(client: Client, username: str, password: str, ip: str = "198.51.100.20", otp_token: str = ""):
     return client.post(
-        "/admin/login/?next=/admin/", {"username": username, "password": password}, REMOTE_ADDR=ip
+        "/admin/login/?next=/admin/",
+        {"username": username, "password": password, "otp_token": otp_token},
+        REMOTE_ADDR=ip,
     )
 
 
@@ -46,7 +50,8 @@ def test_admin_logins_success_failure_and_lockout_are_audited_with_channel_admin
     [lockout] = events("auth.locked_out")
     assert lockout.details["channel"] == "admin" and lockout.details["lock"] == "pair"
 
-    ok = admin_login(client, "root", PASSWORD, ip="203.0.113.20")
+    device = TOTPDevice.objects.get(user=admin_user, confirmed=True)  # admins log in with a code
+    ok = admin_login(client, "root", PASSWORD, ip="203.0.113.20", otp_token=totp_code_unused(device))
     assert ok.status_code == HTTPStatus.FOUND and ok["Location"] == "/admin/"
     [success] = events("auth.login_succeeded")
     assert success.details == {"channel": "admin"} and success.actor_id == admin_user.pk
@@ -67,7 +72,7 @@ def test_axes_records_are_read_only_in_the_admin(admin_user, user):
     attempt = AccessAttempt.objects.get()
     failure = AccessFailureLog.objects.create(username="alice", ip_address="198.51.100.1", user_agent="x")
     client = Client()
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
 
     for model in (AccessAttempt, AccessFailureLog, AccessLog):
         model_admin = admin.site._registry[model]
@@ -121,7 +126,7 @@ def test_staff_sent_reset_link_is_built_from_public_base_url(
     settings.ALLOWED_HOSTS = ["*"]
     settings.PUBLIC_BASE_URL = "https://id.example.com"
     client = Client(HTTP_HOST="evil.example")
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/admin/accounts/user/", {"action": "send_password_reset", "_selected_action": [user.pk]})
     [message] = mail.outbox

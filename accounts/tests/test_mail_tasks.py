@@ -12,6 +12,7 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts.mail import mail_send_later
 from accounts.tasks import BODY_REMOVED
+from accounts.tests.helpers import staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +150,7 @@ def test_the_admin_shows_a_queued_mail_task_without_its_body(
 ):
     send(django_capture_on_commit_callbacks)
     [row] = queue()
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     listing = client.get("/admin/django_tasks_database/dbtaskresult/")
     page = client.get(f"/admin/django_tasks_database/dbtaskresult/{row.pk}/change/")
     assert listing.status_code == page.status_code == HTTPStatus.OK

@@ -16,7 +16,7 @@ from django.db import connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from accounts.tests.helpers import bearer_client, login
+from accounts.tests.helpers import bearer_client, login, staff_login
 from audit.models import AuditChainHead, AuditEvent, Event
 from audit.selectors import audit_chain_verify
 from audit.services import GENESIS_HASH, audit_record, chain_for, event_hash, hashed_fields
@@ -444,7 +444,7 @@ def test_api_admin_and_export_list_every_chain_newest_first_by_id(api_client, ad
     labels += [e["target_user"]["label"] for e in second["results"] + third["results"]]
     assert labels == ["g6", "g5", "g4", "g3", "g2", "g1", "g0"] and third["next"] is None
 
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     changelist = client.get("/admin/audit/auditevent/")
     ids = [e.id for e in changelist.context["cl"].result_list]
     assert ids == sorted(AuditEvent.objects.values_list("id", flat=True), reverse=True)[: len(ids)]

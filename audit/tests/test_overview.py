@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from accounts.tests.helpers import staff_login
 from audit.models import AuditEvent, Event
 from audit.overview import CACHE_KEY, security_overview_compute
 from audit.services import audit_record
@@ -73,7 +74,7 @@ def test_counts_per_window_and_bucket(seeded):
 
 
 def test_links_open_the_audit_log_filtered_to_the_same_events(seeded, client, admin_user):
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     series = by_key(security_overview_compute())
     for key, total_key, url_key in [
         ("logins_failed", "day_total", "day_url"),
@@ -94,7 +95,7 @@ def test_links_open_the_audit_log_filtered_to_the_same_events(seeded, client, ad
 
 
 def test_admin_index_shows_the_overview_above_the_apps(seeded, client, admin_user):
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     html = client.get("/admin/").content.decode()
     assert html.index('id="security-overview"') < html.index('class="app-accounts module')
     row = re.search(r'<tr id="overview-logins_failed">(.*?)</tr>', html, re.S).group(1)
@@ -107,7 +108,7 @@ def test_admin_index_shows_the_overview_above_the_apps(seeded, client, admin_use
 
 
 def test_overview_is_cached_for_a_minute(seeded, client, admin_user):
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     client.get("/admin/")
     assert cache.get(CACHE_KEY) is not None
     seed(Event.LOCKED_OUT, timedelta(minutes=1))
