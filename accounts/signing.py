@@ -298,6 +298,31 @@ def keyset() -> KeySet:
         return current
 
 
+# An unknown kid may be a key another process made moments ago (a first key, a rotation whose
+# publish window is shorter than our refresh interval): re-read the table before refusing, at
+# most this often, so forged kids cannot turn every request into a query.
+UNKNOWN_KID_RELOAD_SECONDS = 0.05
+
+
+def verifier_for(kid: str | None) -> "Key | None":
+    """The key that checks tokens signed under `kid`, or None (unknown or retired)."""
+    current = keyset()
+    key = current.verifier(kid)
+    if (
+        key is None
+        and kid is not None
+        and kid not in current.retired
+        and time.monotonic() - current.loaded_at >= UNKNOWN_KID_RELOAD_SECONDS
+    ):
+        try:
+            key = _reload().verifier(kid)
+        except DatabaseError:
+            if connection.in_atomic_block:
+                raise
+            return None
+    return key
+
+
 # Verification data only (kid, algorithm, public key, times): what a process that starts while
 # the database is down needs to keep checking tokens. Written when the table changes.
 SNAPSHOT_CACHE_KEY = "signing:keyset"

@@ -61,7 +61,7 @@ class KeyedTokenBackend(TokenBackend):
     def decode(self, token, verify: bool = True) -> dict[str, Any]:
         if not verify:
             raise TokenBackendError("Token is invalid")  # never needed: nothing is read unverified
-        key = signing.keyset().verifier(token_kid(token))
+        key = signing.verifier_for(token_kid(token))
         if key is None:
             raise TokenBackendError("Token is invalid")
         try:
