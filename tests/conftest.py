@@ -1,5 +1,6 @@
 """Live servers for the tests that cross process boundaries: gunicorn on the test database."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -127,3 +128,39 @@ def live_gunicorn(transactional_db, tmp_path):
     server = start_gunicorn(tmp_path, extra_env=UNLIMITED)
     yield server
     stop_gunicorn(server)
+
+
+ARTIFACTS = Path(os.environ.get("GATEHOUSE_ARTIFACTS", ROOT / "test-artifacts"))
+CHROMIUM = "/usr/bin/chromium"
+
+
+@contextlib.contextmanager
+def chromium_tab(*, width: int, height: int):
+    """A tab in Debian's headless Chromium (Playwright drives it; no browser download), with
+    `tab.shot(name)` saving a full-page screenshot to test-artifacts/screenshots/."""
+    from playwright import sync_api as playwright_sync
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: ./scripts/test installs Debian's chromium package")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
+    # ordinary synchronous ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        with playwright_sync.sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"],
+            )
+            context = browser.new_context(viewport={"width": width, "height": height})
+            tab = context.new_page()
+            tab.set_default_timeout(15000)
+            tab.shot = lambda name: tab.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+            try:
+                yield tab
+            finally:
+                context.close()
+                browser.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -3,9 +3,7 @@
 Each step saves a screenshot under test-artifacts/screenshots/ (or $GATEHOUSE_ARTIFACTS).
 """
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -16,41 +14,17 @@ from accounts.tests.factories import PASSWORD, UserFactory
 from accounts.tests.helpers import mfa_enrol, totp_code_unused
 from apikeys.models import APIKey
 from apikeys.services import apikey_create
+from tests.conftest import chromium_tab
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
-
-ARTIFACTS = Path(
-    os.environ.get("GATEHOUSE_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")
-)
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
 def page(live_server, settings):
-    from playwright import sync_api as playwright_sync
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: ./scripts/test installs Debian's chromium package")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are
-    # ordinary synchronous ones.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     settings.RATELIMIT_AUTH = "1000/m"
-    shots = ARTIFACTS / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        tab = context.new_page()
-        tab.set_default_timeout(15000)
+    with chromium_tab(width=1280, height=900) as tab:
         tab.base = live_server.url
-        tab.shot = lambda name: tab.screenshot(path=str(shots / f"{name}.png"), full_page=True)
         yield tab
-        context.close()
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def admin_login(page) -> None:

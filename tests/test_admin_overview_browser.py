@@ -11,7 +11,8 @@ from audit.models import AuditEvent, Event, Outcome
 from audit.overview import CACHE_KEY
 from audit.services import audit_record
 from core.request import SYSTEM
-from tests.test_admin_browser import ARTIFACTS, admin_login, page  # noqa: F401 - `page` is a fixture
+from tests.conftest import ARTIFACTS
+from tests.test_admin_browser import admin_login, page  # noqa: F401 - `page` is a fixture
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 

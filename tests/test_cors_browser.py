@@ -5,15 +5,13 @@ tiny http.server on 127.0.0.1 with another port. Debian's headless Chromium runs
 and the test asserts on what the page itself reports. Screenshots land next to the admin's.
 """
 
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
 from accounts.tests.factories import PASSWORD, UserFactory
-from tests.test_admin_browser import ARTIFACTS, CHROMIUM
+from tests.conftest import chromium_tab
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -71,27 +69,9 @@ def other_origin():
 
 @pytest.fixture
 def browser_tab(settings):
-    from playwright import sync_api as playwright_sync
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: ./scripts/test installs Debian's chromium package")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     settings.RATELIMIT_AUTH = "1000/m"
-    shots = ARTIFACTS / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport={"width": 900, "height": 400})
-        tab = context.new_page()
-        tab.set_default_timeout(15000)
-        tab.shot = lambda name: tab.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    with chromium_tab(width=900, height=400) as tab:
         yield tab
-        context.close()
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def run_page(tab, page_origin: str, api: str) -> str:
