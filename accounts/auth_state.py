@@ -16,7 +16,7 @@ the database.
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -99,15 +99,18 @@ def session_state(session: Session) -> dict[str, Any]:
     }
 
 
-def principal_get(*, user_id: str, session_id: str) -> Principal:
+def principal_get(
+    *, user_id: str, session_id: str, read: Callable[[list[str]], dict[str, Any]] = cache_get_many
+) -> Principal:
     """The live user behind an access token's (sub, sid), or TokenRevoked / TokenNotValid.
 
-    Warm cache: one round trip and no query. Cold or down: one query.
+    Warm cache: one round trip (`read`, which may do more in it: the authentication's
+    accounts.throttling.auth_read) and no query. Cold or down: one query.
     """
     if not is_id(user_id) or not is_uuid(session_id):
         raise TokenNotValid()
     skey, ukey = session_key(session_id), user_key(user_id)
-    found = cache_get_many([skey, ukey, version_key(ukey)])
+    found = read([skey, ukey, version_key(ukey)])
     state, snapshot = found.get(skey), versioned_value(found, ukey)
     if state is None or snapshot is None:
         session = Session.objects.select_related("user").filter(pk=session_id).first()

@@ -9,7 +9,13 @@ from rest_framework_simplejwt.tokens import Token
 from accounts import auth_state
 from accounts.errors import TOKEN_NOT_VALID, TokenNotValid
 from accounts.principal import Principal
-from accounts.throttling import auth_failure_count, auth_failures_check
+from accounts.throttling import (
+    auth_failure_count,
+    auth_failures_check,
+    auth_read,
+    counts_principal,
+    principal_buckets,
+)
 from accounts.tokens import access_token_decode
 
 API_KEY_PREFIX = "gk_"
@@ -47,18 +53,44 @@ class SessionJWTAuthentication(JWTAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Principal, Token] | None:  # type: ignore[override]
         """simplejwt's steps, with failed tokens counted per client IP and a client over
-        RATELIMIT_AUTH_FAILURES refused before its token is checked."""
+        RATELIMIT_AUTH_FAILURES refused (429) whatever its token.
+
+        The signature is checked first, locally; then one cache round trip answers the
+        client's failure count, the session and user state and, when the view counts the
+        principal's budget, the rate-limit hit (accounts.throttling.auth_read), so a valid
+        token costs one round trip. A token that fails its signature check costs the failure
+        check and count."""
         django_request = getattr(request, "_request", request)
         try:
             raw_token = self.get_raw_token(self.get_header(request))
             if raw_token is None:
                 return None
-            auth_failures_check(django_request)
-            validated_token = self.get_validated_token(raw_token)
-            return self.get_user(validated_token), validated_token
+            try:
+                validated_token = self.get_validated_token(raw_token)
+            except AuthenticationFailed:
+                auth_failures_check(django_request)
+                raise
+            return self._principal(request, django_request, validated_token), validated_token
         except AuthenticationFailed:
             auth_failure_count(django_request)
             raise
+
+    def _principal(self, request: Request, django_request, token: Token) -> Principal:
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        role = token.get("role")
+        buckets = (
+            principal_buckets(user_id=token.get("sub"), role=role)
+            if isinstance(role, str) and counts_principal(view)
+            else []
+        )
+        try:
+            return auth_state.principal_get(
+                user_id=str(token["sub"]),
+                session_id=str(token["sid"]),
+                read=lambda keys: auth_read(django_request, keys, buckets),
+            )
+        except TokenNotValid as exc:
+            raise AuthenticationFailed(exc.message, code=exc.code) from None
 
     def get_header(self, request: Request) -> bytes:
         return get_authorization_header(request)

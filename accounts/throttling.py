@@ -15,6 +15,7 @@ A cache outage fails open with a loud log line (health reports the cache down).
 
 import logging
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
@@ -29,6 +30,7 @@ from accounts.roles import rate_for, requests_per_second
 from audit.models import Event, Outcome
 from audit.services import audit_record
 from core import metrics
+from core.cache import cache_get_many
 from core.request import RequestMeta, client_ip_bucket
 
 logger = logging.getLogger("gatehouse.ratelimit")
@@ -104,22 +106,58 @@ class ResetEmailThrottle(_RatelimitThrottle):
         return "email:password-reset", email_lookup_key(email)[:254], settings.RATELIMIT_AUTH
 
 
+def principal_buckets(
+    *, user_id: object, role: str, key_prefix: str | None = None, key_rate: str = ""
+) -> list[tuple[str, str, str]]:
+    """The (group, value, rate) counters one authenticated request hits: the user's budget at
+    the role's rate, and a key's own `rate_limit` (bounded by the role's rate) when it has one."""
+    role_rate = rate_for(role)
+    found = [("user", str(user_id), role_rate)]
+    if key_prefix and key_rate:
+        found.append(("apikey", key_prefix, _lower_rate(key_rate, role_rate)))
+    return found
+
+
+def _counter_plan(buckets: list[tuple[str, str, str]]) -> tuple[list[tuple[str, int]], list[tuple[int, int]]]:
+    """django-ratelimit's cache key and TTL for each bucket, and its (limit, window end)."""
+    counters, windows = [], []
+    for group, value, rate in buckets:
+        limit, period = _split_rate(rate)
+        window = _get_window(value, period)
+        counters.append((_make_cache_key(group, window, rate, value, ALL), period + EXPIRATION_FUDGE))
+        windows.append((limit, window))
+    return counters, windows
+
+
+# Where auth_read leaves the counts it took, on the Django request, for PrincipalThrottle.
+_COUNTED = "_gatehouse_counted"
+
+
+def counts_principal(view) -> bool:
+    """Whether this view's throttles include the per-principal budget (introspection, for
+    one, is limited per client address instead)."""
+    classes = getattr(view, "throttle_classes", ())
+    return settings.RATELIMIT_ENABLE and any(
+        isinstance(cls, type) and issubclass(cls, PrincipalThrottle) for cls in classes
+    )
+
+
 class PrincipalThrottle(BaseThrottle):
     """Authenticated requests: one budget per user at their current role's rate, shared by
     their tokens and every one of their keys; a key with its own `rate_limit` also counts
-    against that, bounded by the role's rate now. Both counters in one cache round trip."""
+    against that, bounded by the role's rate now. Counted in the authentication's own round
+    trip when it could foresee the buckets (auth_read), else here in one round trip."""
 
     def buckets(self, request) -> list[tuple[str, str, str]]:
         user = request.user
         if not (user and user.is_authenticated):
             return []
-        role_rate = rate_for(user.role)
-        found = [("user", str(user.id), role_rate)]
-        key_rate = getattr(request.auth, "rate_limit", "") or ""
-        key_prefix = getattr(request.auth, "prefix", None)
-        if key_prefix and key_rate:
-            found.append(("apikey", key_prefix, _lower_rate(key_rate, role_rate)))
-        return found
+        return principal_buckets(
+            user_id=user.id,
+            role=user.role,
+            key_prefix=getattr(request.auth, "prefix", None),
+            key_rate=getattr(request.auth, "rate_limit", "") or "",
+        )
 
     def allow_request(self, request, view) -> bool:
         if not settings.RATELIMIT_ENABLE:
@@ -128,16 +166,16 @@ class PrincipalThrottle(BaseThrottle):
         if not buckets:
             return True
         now = int(time.time())
-        counters, windows = [], []
-        for group, value, rate in buckets:
-            limit, period = _split_rate(rate)
-            window = _get_window(value, period)
-            counters.append((_make_cache_key(group, window, rate, value, ALL), period + EXPIRATION_FUDGE))
-            windows.append((limit, window))
-        counts = _count(counters)
-        if counts is None:
-            logger.error("rate limiting unavailable (cache down?): failing open for user")
-            return True
+        counters, windows = _counter_plan(buckets)
+        counted: dict[str, int] = getattr(getattr(request, "_request", request), _COUNTED, None) or {}
+        missing = [counter for counter in counters if counter[0] not in counted]
+        if missing:
+            fresh = _count(missing)
+            if fresh is None:
+                logger.error("rate limiting unavailable (cache down?): failing open for user")
+                return True
+            counted = {**counted, **{key: count for (key, _), count in zip(missing, fresh, strict=True)}}
+        counts = [counted[key] for key, _ in counters]
         over = [
             (max(1, window - now), bucket)
             for count, (limit, window), bucket in zip(counts, windows, buckets, strict=True)
@@ -198,13 +236,18 @@ def auth_failures_check(request: HttpRequest) -> None:
     Django request: DRF's would authenticate again when the audit asks who called."""
     if not settings.RATELIMIT_ENABLE:
         return
-    bucket, key, limit, _, left = _auth_failure_window(request)
+    window = _auth_failure_window(request)
     try:
-        failures = caches[settings.RATELIMIT_USE_CACHE].get(key) or 0
+        failures = caches[settings.RATELIMIT_USE_CACHE].get(window[1]) or 0
     except Exception:
         logger.error("rate limiting unavailable (cache down?): failing open for %s", AUTH_FAILURES_GROUP)
         return
-    if int(failures) >= limit:
+    _refuse_if_over(request, window, int(failures))
+
+
+def _refuse_if_over(request: HttpRequest, window: tuple[str, str, int, int, int], failures: int) -> None:
+    bucket, _, limit, _, left = window
+    if failures >= limit:
         _audit_once_per_window(
             request,
             group=AUTH_FAILURES_GROUP,
@@ -213,6 +256,40 @@ def auth_failures_check(request: HttpRequest) -> None:
             window_left=left,
         )
         raise Throttled(wait=max(1, left))
+
+
+def auth_read(request: HttpRequest, keys: list[str], buckets: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """An authenticated request's cache work in one round trip, once its credential is known
+    to be genuine (a JWT's signature checked, a key's secret matched): the client's failed
+    authentications (over RATELIMIT_AUTH_FAILURES: `Throttled`, nothing read or counted), the
+    default cache's entries `keys` (what the caller reads to decide), and one hit on each
+    rate-limit bucket, kept on the request for PrincipalThrottle. The buckets are a forecast
+    from the credential; the throttle counts again any it did not foresee (a role changed
+    since the token was issued). Without a Redis pair that can do it, the same steps one by
+    one; when the cache is down, nothing found (the database answers) and nothing counted."""
+    rate_cache, reader = caches[settings.RATELIMIT_USE_CACHE], caches["default"]
+    guarded_read = getattr(rate_cache, "guarded_read", None)
+    if guarded_read is None or not _same_redis() or not settings.RATELIMIT_ENABLE:
+        auth_failures_check(request)
+        return cache_get_many(keys)
+    window = _auth_failure_window(request)
+    counters, _ = _counter_plan(buckets)
+    result = guarded_read((window[1], window[2]), keys, counters, reader=reader)
+    if result is None:
+        logger.error("rate limiting unavailable (cache down?): failing open for %s", AUTH_FAILURES_GROUP)
+        return {}
+    failures, found, counts = result
+    _refuse_if_over(request, window, failures)
+    setattr(request, _COUNTED, {key: count for (key, _), count in zip(counters, counts, strict=True)})
+    return found
+
+
+def _same_redis() -> bool:
+    """Whether the default and rate-limit caches are one Redis with one key scheme, so one
+    script may read the first's entries beside the second's counters."""
+    default, rate = settings.CACHES["default"], settings.CACHES[settings.RATELIMIT_USE_CACHE]
+    same = ("LOCATION", "KEY_PREFIX", "KEY_FUNCTION", "VERSION")
+    return all(default.get(name) == rate.get(name) for name in same)
 
 
 def auth_failure_count(request: HttpRequest) -> None:

@@ -6,7 +6,9 @@ commit cannot make its entry current again), and a cache outage falls back to on
 """
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -43,11 +45,13 @@ def key_state(key: APIKey) -> dict:
     }
 
 
-def key_state_get(prefix: str) -> dict | None:
-    """The key's state from the cache, else from one indexed query (then cached; an unknown
-    prefix too, briefly)."""
+def key_state_get(
+    prefix: str, *, read: Callable[[list[str]], dict[str, Any]] = cache_get_many
+) -> dict | None:
+    """The key's state from the cache (one round trip: `read`, which may do more in it), else
+    from one indexed query (then cached; an unknown prefix too, briefly)."""
     cache_key = key_cache_key(prefix)
-    found = cache_get_many([cache_key, version_key(cache_key)])
+    found = read([cache_key, version_key(cache_key)])
     if found.get(cache_key) == _UNKNOWN:
         return None
     state = versioned_value(found, cache_key)

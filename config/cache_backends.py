@@ -11,7 +11,10 @@ tests/test_ratelimit_counter.py pins this call order against the installed djang
 so an upgrade that changes it fails loudly instead of silently costing a round trip.
 `incr_many` is the second entry of the seam: several counters (a user's shared budget and
 one key's own bound) counted by one script, one round trip; accounts.throttling uses it.
-Any other use behaves like the plain django-redis cache.
+`guarded_read` is the third: an authenticated request's whole cache work in one round trip
+(the client's failed-authentication count, the principal's cached state, its rate-limit
+counters), for accounts.throttling.auth_read. Any other use behaves like the plain
+django-redis cache.
 """
 
 import logging
@@ -38,12 +41,65 @@ return counts
 """
 
 
+# KEYS: the guard counter, then `ARGV[2]` keys to read, then counters to hit.
+# ARGV: the guard's limit, the number of keys to read, then one TTL per counter.
+# Over the guard's limit it stops there: nothing is read and nothing is counted.
+GUARDED_READ = """
+local guard = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if guard >= tonumber(ARGV[1]) then return {guard} end
+local reads = tonumber(ARGV[2])
+local out = {guard}
+if reads > 0 then
+  local values = redis.call('MGET', unpack(KEYS, 2, reads + 1))
+  for i = 1, reads do out[i + 1] = values[i] end
+end
+for i = reads + 2, #KEYS do
+  local count = redis.call('INCR', KEYS[i])
+  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i - reads + 1]) end
+  out[i] = count
+end
+return out
+"""
+
+
 class RateLimitRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._counter: Any = None  # redis-py Script: EVALSHA, loading the script once if needed
         self._counted: tuple[Any, Any, int] | None = None  # (key, version, count) from `add`
         self._many_counter: Any = None
+        self._guarded_read: Any = None
+
+    def guarded_read(
+        self, guard: tuple[str, int], reads: list[str], counters: list[tuple[str, int]], *, reader: RedisCache
+    ) -> tuple[int, dict[str, Any], list[int]] | None:
+        """One round trip: the guard counter's value; unless it is at its limit, the entries
+        `reads` of `reader` (a cache on the same Redis, whose keys and values these are) and one
+        hit on each (key, timeout) counter of this cache. None when Redis is down."""
+        guard_key, limit = guard
+        try:
+            if self._guarded_read is None:
+                self._guarded_read = self.client.get_client(write=True).register_script(GUARDED_READ)
+            keys = [
+                self.client.make_key(guard_key),
+                *(reader.client.make_key(key) for key in reads),
+                *(self.client.make_key(key) for key, _ in counters),
+            ]
+            args = [limit, len(reads), *(int(timeout) for _, timeout in counters)]
+            out = self._guarded_read(keys=keys, args=args)
+        except Exception:
+            logger.error("rate-limit cache unavailable", exc_info=True)
+            return None
+        guard_value = int(out[0])
+        if guard_value >= limit:
+            return guard_value, {}, []
+        decode = reader.client.decode
+        found = {
+            key: decode(value)
+            for key, value in zip(reads, out[1 : len(reads) + 1], strict=True)
+            if value is not None
+        }
+        return guard_value, found, [int(count) for count in out[len(reads) + 1 :]]
 
     def incr_many(self, counters: list[tuple[str, int]]) -> list[int] | None:
         """Count one hit on each (key, timeout) in one round trip; None when Redis is down."""

@@ -1,0 +1,140 @@
+"""Issue 15, hot paths: an authenticated request's cache work is one Redis round trip (the
+client's failed-authentication count, the principal's state and its rate-limit hits in one
+script), and every check it used to make still holds. Against the real Redis of ./scripts/test."""
+
+from http import HTTPStatus
+
+import pytest
+import redis
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from accounts.services.users import user_set_role
+from accounts.tests.factories import UserFactory
+from accounts.tests.helpers import bearer_client
+from apikeys.services import apikey_create
+from tests.conftest import services_required
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def redis_commands(monkeypatch):
+    """Every command any Redis client of this process sends, by name."""
+    services_required()
+    sent: list[str] = []
+    real = redis.Redis.execute_command
+
+    def recording(self, *args, **kwargs):
+        sent.append(str(args[0]).upper())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", recording)
+    return sent
+
+
+def key_client(full_key: str, ip: str = "198.51.100.20") -> APIClient:
+    client = APIClient(REMOTE_ADDR=ip)
+    client.credentials(HTTP_X_API_KEY=full_key)
+    return client
+
+
+def test_a_warm_jwt_request_costs_one_redis_round_trip_and_its_budget_still_holds(
+    tokens, settings, redis_commands
+):
+    settings.RATELIMIT_BY_ROLE = {**settings.RATELIMIT_BY_ROLE, "user": "3/h"}
+    client = bearer_client(tokens["access_token"])
+    assert client.get("/api/v1/auth/me").status_code == HTTPStatus.OK  # fills the cache
+    redis_commands.clear()
+    assert client.get("/api/v1/auth/me").status_code == HTTPStatus.OK
+    assert redis_commands == ["EVALSHA"]
+    assert client.get("/api/v1/auth/me").status_code == HTTPStatus.OK
+    over = client.get("/api/v1/auth/me")
+    assert over.status_code == HTTPStatus.TOO_MANY_REQUESTS and int(over["Retry-After"]) >= 1
+
+
+def test_a_warm_api_key_request_costs_one_redis_round_trip_and_its_own_limit_still_holds(
+    user, settings, redis_commands
+):
+    _key, full_key = apikey_create(owner=user, name="ci", scopes=["profile:read"], rate_limit="3/h")
+    client = key_client(full_key)
+    assert client.get("/api/v1/auth/me").status_code == HTTPStatus.OK  # this process learns the key
+    redis_commands.clear()
+    assert client.get("/api/v1/auth/me").status_code == HTTPStatus.OK
+    assert redis_commands == ["EVALSHA"]
+    assert client.get("/api/v1/auth/me").status_code == HTTPStatus.OK
+    assert client.get("/api/v1/auth/me").status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
+def test_a_key_prefix_with_a_wrong_secret_spends_nothing_of_the_owners_budget(user, settings):
+    settings.RATELIMIT_BY_ROLE = {**settings.RATELIMIT_BY_ROLE, "user": "3/h"}
+    settings.RATELIMIT_AUTH_FAILURES = "1000/m"
+    _key, full_key = apikey_create(owner=user, name="ci", scopes=["profile:read"])
+    assert key_client(full_key).get("/api/v1/auth/me").status_code == HTTPStatus.OK
+    prefix = full_key.rsplit("_", 1)[0]
+    forged = key_client(prefix + "_" + "A" * 43, ip="203.0.113.66")
+    assert [forged.get("/api/v1/auth/me").status_code for _ in range(10)] == [HTTPStatus.UNAUTHORIZED] * 10
+    # The owner has used one request of three: two more pass, the fourth is refused.
+    assert [key_client(full_key).get("/api/v1/auth/me").status_code for _ in range(3)] == [
+        HTTPStatus.OK,
+        HTTPStatus.OK,
+        HTTPStatus.TOO_MANY_REQUESTS,
+    ]
+
+
+def test_a_role_changed_after_the_token_was_issued_is_limited_at_the_new_roles_rate(tokens, user, settings):
+    settings.RATELIMIT_BY_ROLE = {**settings.RATELIMIT_BY_ROLE, "user": "1000/h"}
+    settings.RATELIMIT_BY_ROLE = {**settings.RATELIMIT_BY_ROLE, "developer": "2/h"}
+    client = bearer_client(tokens["access_token"])  # its `role` claim says user
+    user_set_role(user_id=user.pk, role=Role.DEVELOPER)
+    assert [client.get("/api/v1/auth/me").status_code for _ in range(3)] == [
+        HTTPStatus.OK,
+        HTTPStatus.OK,
+        HTTPStatus.TOO_MANY_REQUESTS,
+    ]
+
+
+def test_a_client_over_its_failure_budget_is_refused_with_a_valid_token_without_spending_its_budget(
+    tokens, settings
+):
+    settings.RATELIMIT_AUTH_FAILURES = "2/m"
+    settings.RATELIMIT_BY_ROLE = {**settings.RATELIMIT_BY_ROLE, "user": "2/h"}
+    bad = [bearer_client("not.a.jwt").get("/api/v1/auth/me", REMOTE_ADDR="198.51.100.9") for _ in range(2)]
+    assert [r.status_code for r in bad] == [HTTPStatus.UNAUTHORIZED] * 2
+    client = bearer_client(tokens["access_token"])
+    for _ in range(3):
+        refused = client.get("/api/v1/auth/me", REMOTE_ADDR="198.51.100.9")
+        assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    # None of the refused requests counted: the user's two requests are still there.
+    statuses = [client.get("/api/v1/auth/me", REMOTE_ADDR="203.0.113.9").status_code for _ in range(3)]
+    assert statuses == [HTTPStatus.OK, HTTPStatus.OK, HTTPStatus.TOO_MANY_REQUESTS]
+
+
+def test_introspection_is_not_counted_against_the_calling_keys_owner(settings):
+    settings.RATELIMIT_BY_ROLE = {**settings.RATELIMIT_BY_ROLE, "service_account": "2/h"}
+    settings.RATELIMIT_VERIFY = "1000/m"
+    service = UserFactory(username="inference", role=Role.SERVICE_ACCOUNT)
+    _key, full_key = apikey_create(owner=service, name="rs", scopes=["tokens:introspect", "profile:read"])
+    client = key_client(full_key)
+    for _ in range(5):
+        response = client.post("/api/v1/auth/introspect", {"token": "x"}, format="json")
+        assert response.status_code == HTTPStatus.OK and response.json() == {"active": False}
+    assert [client.get("/api/v1/auth/me").status_code for _ in range(3)] == [
+        HTTPStatus.OK,
+        HTTPStatus.OK,
+        HTTPStatus.TOO_MANY_REQUESTS,
+    ]
+
+
+def test_with_redis_down_authenticated_requests_are_served_from_the_database(tokens, settings, user):
+    services_required()
+    unreachable = {"LOCATION": "redis://127.0.0.1:9/0", "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2}}
+    caches = {
+        name: {**config, **unreachable, "OPTIONS": {**config["OPTIONS"], **unreachable["OPTIONS"]}}
+        for name, config in settings.CACHES.items()
+    }
+    settings.CACHES = caches  # Django's test signal gives every alias a fresh backend
+    client = bearer_client(tokens["access_token"])
+    assert client.get("/api/v1/auth/me").json()["username"] == user.username
+    _key, full_key = apikey_create(owner=user, name="ci", scopes=["profile:read"])
+    assert key_client(full_key).get("/api/v1/auth/me").status_code == HTTPStatus.OK
