@@ -166,16 +166,21 @@ class PrincipalThrottle(BaseThrottle):
         if not buckets:
             return True
         now = int(time.time())
-        counters, windows = _counter_plan(buckets)
-        counted: dict[str, int] = getattr(getattr(request, "_request", request), _COUNTED, None) or {}
-        missing = [counter for counter in counters if counter[0] not in counted]
+        # (count, limit, window end) per bucket: counted by the authentication's round trip,
+        # or here for any bucket it did not foresee.
+        seen: dict[tuple[str, str, str], tuple[int, int, int]] = (
+            getattr(getattr(request, "_request", request), _COUNTED, None) or {}
+        )
+        missing = [bucket for bucket in buckets if bucket not in seen]
         if missing:
-            fresh = _count(missing)
+            counters, windows = _counter_plan(missing)
+            fresh = _count(counters)
             if fresh is None:
                 logger.error("rate limiting unavailable (cache down?): failing open for user")
                 return True
-            counted = {**counted, **{key: count for (key, _), count in zip(missing, fresh, strict=True)}}
-        counts = [counted[key] for key, _ in counters]
+            seen = {**seen, **_by_bucket(missing, fresh, windows)}
+        counts = [seen[bucket][0] for bucket in buckets]
+        windows = [seen[bucket][1:] for bucket in buckets]
         over = [
             (max(1, window - now), bucket)
             for count, (limit, window), bucket in zip(counts, windows, buckets, strict=True)
@@ -273,15 +278,22 @@ def auth_read(request: HttpRequest, keys: list[str], buckets: list[tuple[str, st
         auth_failures_check(request)
         return cache_get_many(keys)
     window = _auth_failure_window(request)
-    counters, _ = _counter_plan(buckets)
+    counters, windows = _counter_plan(buckets)
     result = guarded_read((window[1], window[2]), keys, counters, reader=reader)
     if result is None:
         logger.error("rate limiting unavailable (cache down?): failing open for %s", AUTH_FAILURES_GROUP)
         return {}
     failures, found, counts = result
     _refuse_if_over(request, window, failures)
-    setattr(request, _COUNTED, {key: count for (key, _), count in zip(counters, counts, strict=True)})
+    setattr(request, _COUNTED, _by_bucket(buckets, counts, windows))
     return found
+
+
+def _by_bucket(buckets, counts, windows) -> dict[tuple[str, str, str], tuple[int, int, int]]:
+    return {
+        bucket: (count, limit, window)
+        for bucket, count, (limit, window) in zip(buckets, counts, windows, strict=True)
+    }
 
 
 def _same_redis() -> bool:

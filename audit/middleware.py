@@ -3,7 +3,7 @@
 import contextvars
 import logging
 import re
-import uuid
+import secrets
 
 _REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._:-]{8,64}\Z")
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -15,7 +15,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         supplied = request.META.get("HTTP_X_REQUEST_ID", "")
-        request_id = supplied if _REQUEST_ID_SHAPE.match(supplied) else uuid.uuid4().hex
+        request_id = supplied if _REQUEST_ID_SHAPE.match(supplied) else secrets.token_hex(16)
         request.request_id = request_id
         token = current_request_id.set(request_id)
         try:

@@ -3,6 +3,7 @@
 import getpass
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import models
@@ -26,6 +27,11 @@ def canonical_ip(value: str | None) -> str | None:
     address is its IPv4 address, a zone id (`%eth0`) is dropped, IPv6 is compressed."""
     if not value:
         return None
+    return _canonical_ip(value)
+
+
+@lru_cache(maxsize=4096)  # every request parses its address more than once; a pure function
+def _canonical_ip(value: str) -> str | None:
     try:
         address = ipaddress.ip_address(value.strip())
     except ValueError:
@@ -45,8 +51,12 @@ def ip_bucket(ip: str | None) -> str | None:
     canonical = canonical_ip(ip)
     if canonical is None or ":" not in canonical:
         return canonical
-    network = ipaddress.IPv6Network(f"{canonical}/{settings.IPV6_PREFIX_LENGTH}", strict=False)
-    return str(network.network_address)
+    return _ipv6_network(canonical, settings.IPV6_PREFIX_LENGTH)
+
+
+@lru_cache(maxsize=4096)
+def _ipv6_network(canonical: str, prefix_length: int) -> str:
+    return str(ipaddress.IPv6Network(f"{canonical}/{prefix_length}", strict=False).network_address)
 
 
 def _forwarded_hop(value: str) -> str | None:

@@ -138,3 +138,34 @@ def test_with_redis_down_authenticated_requests_are_served_from_the_database(tok
     assert client.get("/api/v1/auth/me").json()["username"] == user.username
     _key, full_key = apikey_create(owner=user, name="ci", scopes=["profile:read"])
     assert key_client(full_key).get("/api/v1/auth/me").status_code == HTTPStatus.OK
+
+
+def test_the_wsgi_app_skips_closing_caches_that_close_nothing_and_keeps_it_for_others(settings):
+    from django.core.cache import close_caches
+    from django.core.signals import request_finished
+
+    from config.wsgi import keep_cache_connections
+
+    def connected() -> bool:
+        was = request_finished.disconnect(close_caches)
+        if was:
+            request_finished.connect(close_caches)
+        return was
+
+    try:
+        request_finished.connect(close_caches)
+        settings.CACHES = {
+            **settings.CACHES,
+            "files": {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": "/nonexistent",
+            },
+        }
+        assert keep_cache_connections() is False and connected()
+        settings.CACHES = {name: c for name, c in settings.CACHES.items() if name != "files"}
+        settings.DJANGO_REDIS_CLOSE_CONNECTION = True
+        assert keep_cache_connections() is False and connected()
+        settings.DJANGO_REDIS_CLOSE_CONNECTION = False
+        assert keep_cache_connections() is True and not connected()
+    finally:
+        request_finished.connect(close_caches)

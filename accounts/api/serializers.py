@@ -1,6 +1,10 @@
 """Input validation and output shapes only: rules live in accounts.services."""
 
-from rest_framework import serializers
+from datetime import timedelta
+
+from django.conf import settings
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from accounts.models import Role, Session, username_validator
 from accounts.selectors import user_is_locked
@@ -70,10 +74,21 @@ def user_representation(user) -> dict:
 
 
 _DATETIME = serializers.DateTimeField()
+_ZERO = timedelta(0)
 
 
 def iso_datetime(value):
-    return None if value is None else _DATETIME.to_representation(value)
+    """What DRF's DateTimeField renders (ISO 8601, `Z` for UTC); UTC values, which is what the
+    database and the cached snapshots hold, without its per-call settings lookups."""
+    if value is None:
+        return None
+    if (
+        value.utcoffset() == _ZERO
+        and settings.TIME_ZONE == "UTC"
+        and api_settings.DATETIME_FORMAT == ISO_8601
+    ):
+        return value.isoformat().removesuffix("+00:00") + "Z"
+    return _DATETIME.to_representation(value)
 
 
 class TokenResponseSerializer(serializers.Serializer):

@@ -1,7 +1,9 @@
 """The auth API as a client uses it: register → login → me → refresh → logout → 401."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as tz
 from http import HTTPStatus
+from zoneinfo import ZoneInfo
 
 import jwt
 import pytest
@@ -401,3 +403,22 @@ def test_a_remembered_token_still_expires(tokens, monkeypatch):
     monkeypatch.setattr(accounts.tokens.time, "time", lambda: later)
     with pytest.raises(TokenExpired):
         access_token_decode(tokens["access_token"])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 11, 21, 22, 5, 7, 123456, tzinfo=UTC),
+        datetime(2026, 11, 21, 22, 5, 7, tzinfo=UTC),  # no microseconds: none printed
+        datetime(2026, 11, 21, 22, 5, 7, 5, tzinfo=ZoneInfo("UTC")),
+        datetime(2026, 11, 21, 23, 5, 7, 5, tzinfo=ZoneInfo("Europe/Paris")),  # shown in UTC
+        datetime(1999, 1, 1, tzinfo=tz(timedelta(hours=-5))),
+    ],
+)
+def test_fast_datetime_rendering_matches_drfs_datetime_field(value):
+    from rest_framework import serializers
+
+    from accounts.api.serializers import iso_datetime
+
+    assert iso_datetime(value) == serializers.DateTimeField().to_representation(value)
+    assert iso_datetime(None) is None

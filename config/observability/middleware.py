@@ -91,13 +91,16 @@ class RequestObservabilityMiddleware:
         status = response.status_code
         REQUEST_DURATION.labels(route, method, _status_class(status)).observe(elapsed)
         if request_logger.isEnabledFor(logging.INFO):
-            level = logging.ERROR if status >= 500 else logging.INFO
-            request_logger.log(
-                level,
+            # The record made directly: Logger.log would also walk the stack for a caller's
+            # file and line, which this line does not print.
+            record = request_logger.makeRecord(
+                request_logger.name,
+                logging.ERROR if status >= 500 else logging.INFO,
+                __file__,
+                0,
                 "%s %s %s",
-                method,
-                route,
-                status,
+                (method, route, status),
+                None,
                 extra={
                     "method": method,
                     "route": route,
@@ -106,4 +109,5 @@ class RequestObservabilityMiddleware:
                     "user_id": _user_id(request),
                 },
             )
+            request_logger.handle(record)
         return response
