@@ -119,6 +119,9 @@ class TokenPair:
     expires_in: int
     refresh_expires_in: int
     refresh_expires_at: datetime
+    # The refresh token's row for simplejwt's OutstandingToken table, when the caller records
+    # it itself (token_pair_issue(record=False)).
+    refresh_record: dict | None = None
 
 
 def refresh_lifetime(*, remember_me: bool) -> timedelta:
@@ -150,8 +153,10 @@ def token_pair_issue(
     remember_me: bool,
     absolute_expires_at: datetime,
     amr: tuple[str, ...] = AMR_PASSWORD,
+    record: bool = True,
 ) -> TokenPair:
-    """Sign a new access/refresh pair for a session and record the refresh token's jti.
+    """Sign a new access/refresh pair for a session and record the refresh token's jti
+    (`record=False`: the caller records `pair.refresh_record` in its own statement).
 
     The refresh token never outlives the session's absolute deadline.
     """
@@ -176,13 +181,15 @@ def token_pair_issue(
 
     raw_refresh = str(refresh)
     expires_at = datetime_from_epoch(refresh["exp"])
-    OutstandingToken.objects.create(
-        user_id=user_id,
-        jti=refresh["jti"],
-        token=token_digest(raw_refresh),
-        created_at=refresh.current_time,
-        expires_at=expires_at,
-    )
+    refresh_record = {
+        "user_id": user_id,
+        "jti": refresh["jti"],
+        "token": token_digest(raw_refresh),
+        "created_at": refresh.current_time,
+        "expires_at": expires_at,
+    }
+    if record:
+        OutstandingToken.objects.create(**refresh_record)
     return TokenPair(
         access_token=str(access),
         refresh_token=raw_refresh,
@@ -190,6 +197,7 @@ def token_pair_issue(
         expires_in=int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds()),
         refresh_expires_in=int(lifetime.total_seconds()),
         refresh_expires_at=expires_at,
+        refresh_record=None if record else refresh_record,
     )
 
 

@@ -260,23 +260,10 @@ def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[Principa
                 remember_me=bool(claims.get(REMEMBER_ME_CLAIM)),
                 absolute_expires_at=absolute,
                 amr=amr_of(claims),
+                record=False,
             )
-            blacklisted = BlacklistedToken.objects.filter(token__jti=jti)
-            swapped = (
-                Session.objects.filter(
-                    pk=session_id,
-                    user_id=user.pk,
-                    refresh_jti=jti,
-                    revoked_at__isnull=True,
-                    expires_at__gt=now,
-                    absolute_expires_at__gt=now,
-                )
-                .filter(~Exists(blacklisted))
-                .update(refresh_jti=pair.refresh_jti, last_used_at=now, expires_at=pair.refresh_expires_at)
-            )
-            if swapped != 1:
+            if not _rotation_swap(session_id=session_id, user_id=user.pk, jti=jti, pair=pair, now=now):
                 raise _NotSwapped()
-            _blacklist(jtis=[jti])
             audit_record(
                 event=Event.TOKEN_REFRESHED,
                 meta=meta,
@@ -288,6 +275,91 @@ def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[Principa
     except _NotSwapped:
         pass
     _refresh_refused(session_id=session_id, jti=jti, subject=subject, meta=meta)
+
+
+def _rotation_swap(*, session_id: str, user_id: int, jti: str, pair: TokenPair, now: datetime) -> bool:
+    """Rotation's writes, all or none: swap the session's current jti to the new token's only
+    if the presented token is that jti, the session is live (absolute deadline included) and
+    belongs to the user, and staff have not blacklisted the token; then record the new refresh
+    token and blacklist the old. Whether the swap happened.
+
+    On PostgreSQL one statement (data-modifying CTEs: the records are written only when the
+    swap matched); elsewhere (SQLite for a first try) the same three writes one by one, the
+    caller's transaction rolling back the record when the swap matched nothing. A concurrent
+    rotation of the same token waits on the session row, then finds the jti changed: no swap.
+    """
+    record = pair.refresh_record
+    if record is None:
+        raise ValueError("rotation records the refresh token itself: token_pair_issue(record=False)")
+    if not _rotation_in_one_statement():
+        return _rotation_swap_portable(session_id=session_id, user_id=user_id, jti=jti, pair=pair, now=now)
+    session, outstanding, blacklist = (
+        Session._meta.db_table,
+        OutstandingToken._meta.db_table,
+        BlacklistedToken._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH swapped AS (
+                UPDATE {session} SET refresh_jti = %(new)s, last_used_at = %(now)s, expires_at = %(exp)s
+                WHERE id = %(sid)s AND user_id = %(uid)s AND refresh_jti = %(old)s
+                  AND revoked_at IS NULL AND expires_at > %(now)s AND absolute_expires_at > %(now)s
+                  AND NOT EXISTS (
+                      SELECT 1 FROM {blacklist} b JOIN {outstanding} o ON o.id = b.token_id
+                      WHERE o.jti = %(old)s
+                  )
+                RETURNING id
+            ), recorded AS (
+                INSERT INTO {outstanding} (user_id, jti, token, created_at, expires_at)
+                SELECT %(uid)s, %(new)s, %(digest)s, %(created)s, %(exp)s FROM swapped
+            ), blacklisted AS (
+                INSERT INTO {blacklist} (token_id, blacklisted_at)
+                SELECT o.id, %(now)s FROM {outstanding} o, swapped WHERE o.jti = %(old)s
+                ON CONFLICT (token_id) DO NOTHING
+            )
+            SELECT count(*) FROM swapped
+            """,  # noqa: S608 (table names, not input)
+            {
+                "sid": session_id,
+                "uid": user_id,
+                "old": jti,
+                "new": pair.refresh_jti,
+                "now": now,
+                "exp": pair.refresh_expires_at,
+                "digest": record["token"],
+                "created": record["created_at"],
+            },
+        )
+        (swapped,) = cursor.fetchone()
+    return swapped == 1
+
+
+def _rotation_in_one_statement() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _rotation_swap_portable(
+    *, session_id: str, user_id: int, jti: str, pair: TokenPair, now: datetime
+) -> bool:
+    OutstandingToken.objects.create(**(pair.refresh_record or {}))
+    blacklisted = BlacklistedToken.objects.filter(token__jti=jti)
+    swapped = (
+        Session.objects.filter(
+            pk=session_id,
+            user_id=user_id,
+            refresh_jti=jti,
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+            absolute_expires_at__gt=now,
+        )
+        .filter(~Exists(blacklisted))
+        .update(refresh_jti=pair.refresh_jti, last_used_at=now, expires_at=pair.refresh_expires_at)
+    )
+    if swapped != 1:
+        return False
+    _blacklist(jtis=[jti])
+    return True
 
 
 def _absolute_deadline(claims: Any, session_id: str) -> datetime | None:

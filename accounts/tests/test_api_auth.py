@@ -152,7 +152,15 @@ def test_login_needs_an_identifier(api_client):
     assert "username" in response.json()["errors"]
 
 
-def test_refresh_token_reuse_revokes_the_whole_session(api_client, tokens):
+@pytest.fixture(params=["one statement", "step by step"])
+def rotation_path(request, monkeypatch):
+    """Both ways rotation writes: one statement on PostgreSQL, step by step elsewhere (SQLite)."""
+    if request.param == "step by step":
+        monkeypatch.setattr("accounts.services.sessions._rotation_in_one_statement", lambda: False)
+    return request.param
+
+
+def test_refresh_token_reuse_revokes_the_whole_session(api_client, tokens, rotation_path):
     first = tokens["refresh_token"]
     second = api_client.post("/api/v1/auth/refresh", {"refresh_token": first}, format="json").json()
     third = api_client.post(
@@ -172,13 +180,21 @@ def test_refresh_token_reuse_revokes_the_whole_session(api_client, tokens):
     assert session.revoked_reason == "token_reuse"
 
 
-def test_refresh_blacklists_the_used_token_and_stores_no_raw_token(api_client, tokens):
+def test_refresh_blacklists_the_used_token_and_stores_no_raw_token(api_client, tokens, rotation_path):
     from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-    api_client.post("/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json")
+    before = Session.objects.get()
+    new = api_client.post("/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json")
+    assert new.status_code == HTTPStatus.OK
     used_jti = claims(tokens["refresh_token"])["jti"]
     assert BlacklistedToken.objects.filter(token__jti=used_jti).exists()
     assert OutstandingToken.objects.count() == 2
+    new_claims = claims(new.json()["refresh_token"])
+    recorded = OutstandingToken.objects.get(jti=new_claims["jti"])
+    assert recorded.user_id == before.user_id and int(recorded.expires_at.timestamp()) == new_claims["exp"]
+    after = Session.objects.get()
+    assert after.refresh_jti == new_claims["jti"] and after.last_used_at > before.last_used_at
+    assert int(after.expires_at.timestamp()) == new_claims["exp"]
     for row in OutstandingToken.objects.all():
         assert row.token.startswith("sha256:") and "." not in row.token
 
