@@ -13,8 +13,7 @@ from accounts.throttling import (
     auth_failure_count,
     auth_failures_check,
     auth_read,
-    counts_principal,
-    principal_buckets,
+    forecast_buckets,
 )
 from accounts.tokens import access_token_decode
 
@@ -79,8 +78,8 @@ class SessionJWTAuthentication(JWTAuthentication):
         view = (getattr(request, "parser_context", None) or {}).get("view")
         role = token.get("role")
         buckets = (
-            principal_buckets(user_id=token.get("sub"), role=role)
-            if isinstance(role, str) and counts_principal(view)
+            forecast_buckets(request, view, user_id=token.get("sub"), role=role)
+            if isinstance(role, str)
             else []
         )
         try:

@@ -50,13 +50,20 @@ class _RatelimitThrottle(BaseThrottle):
         if bucket is None:
             return True
         group, value, rate = bucket
-        usage = get_usage(request, group=group, key=lambda _g, _r: value, rate=rate, increment=True)
-        if usage is None:
-            logger.error("rate limiting unavailable (cache down?): failing open for %s", group)
-            return True
-        if not usage["should_limit"]:
-            return True
-        self.retry_after = max(1, usage["time_left"])
+        seen = _counted(request).get(bucket)
+        if seen is not None:  # counted by the authentication's round trip
+            count, limit, window = seen
+            if count <= limit:
+                return True
+            self.retry_after = max(1, window - int(time.time()))
+        else:
+            usage = get_usage(request, group=group, key=lambda _g, _r: value, rate=rate, increment=True)
+            if usage is None:
+                logger.error("rate limiting unavailable (cache down?): failing open for %s", group)
+                return True
+            if not usage["should_limit"]:
+                return True
+            self.retry_after = max(1, usage["time_left"])
         metrics.ratelimited(group)  # every refused request; the audit keeps one per window
         _audit_once_per_window(request, group=group, value=value, rate=rate, window_left=self.retry_after)
         return False
@@ -133,13 +140,29 @@ def _counter_plan(buckets: list[tuple[str, str, str]]) -> tuple[list[tuple[str, 
 _COUNTED = "_gatehouse_counted"
 
 
-def counts_principal(view) -> bool:
-    """Whether this view's throttles include the per-principal budget (introspection, for
-    one, is limited per client address instead)."""
-    classes = getattr(view, "throttle_classes", ())
-    return settings.RATELIMIT_ENABLE and any(
-        isinstance(cls, type) and issubclass(cls, PrincipalThrottle) for cls in classes
-    )
+def _counted(request) -> dict[tuple[str, str, str], tuple[int, int, int]]:
+    """(count, limit, window end) per bucket the authentication's round trip counted."""
+    return getattr(getattr(request, "_request", request), _COUNTED, None) or {}
+
+
+def forecast_buckets(
+    request, view, *, user_id: object, role: str, key_prefix: str | None = None, key_rate: str = ""
+) -> list[tuple[str, str, str]]:
+    """The buckets this view's throttles will hit for this principal, so the authentication
+    can count them in its round trip: the per-user budget (PrincipalThrottle) and the
+    per-address ones (ClientIPThrottle, VerifyIPThrottle). Only for a genuine credential: a
+    request that fails authentication never reaches the throttles."""
+    if not settings.RATELIMIT_ENABLE or view is None:
+        return []
+    found: list[tuple[str, str, str]] = []
+    for cls in getattr(view, "throttle_classes", ()):
+        if not isinstance(cls, type):
+            continue
+        if issubclass(cls, PrincipalThrottle):
+            found += principal_buckets(user_id=user_id, role=role, key_prefix=key_prefix, key_rate=key_rate)
+        elif issubclass(cls, ClientIPThrottle | VerifyIPThrottle):
+            found.append(cls().bucket(request, view))
+    return found
 
 
 class PrincipalThrottle(BaseThrottle):
@@ -168,9 +191,7 @@ class PrincipalThrottle(BaseThrottle):
         now = int(time.time())
         # (count, limit, window end) per bucket: counted by the authentication's round trip,
         # or here for any bucket it did not foresee.
-        seen: dict[tuple[str, str, str], tuple[int, int, int]] = (
-            getattr(getattr(request, "_request", request), _COUNTED, None) or {}
-        )
+        seen = _counted(request)
         missing = [bucket for bucket in buckets if bucket not in seen]
         if missing:
             counters, windows = _counter_plan(missing)

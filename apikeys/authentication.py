@@ -12,8 +12,7 @@ from accounts.throttling import (
     auth_failure_count,
     auth_failures_check,
     auth_read,
-    counts_principal,
-    principal_buckets,
+    forecast_buckets,
 )
 from apikeys.cache import key_state_expired, key_state_get
 from apikeys.errors import KeyExpired, KeyNotValid, KeyRevoked
@@ -68,12 +67,14 @@ _FORECASTS: dict[str, tuple[str, int, str, str]] = {}
 _FORECASTS_MAX = 10_000
 
 
-def _forecast(view, prefix: str, presented: str) -> list[tuple[str, str, str]]:
+def _forecast(request, view, prefix: str, presented: str) -> list[tuple[str, str, str]]:
     seen = _FORECASTS.get(prefix)
-    if seen is None or not hmac.compare_digest(seen[0], presented) or not counts_principal(view):
+    if seen is None or not hmac.compare_digest(seen[0], presented):
         return []
     _, owner_id, role, rate_limit = seen
-    return principal_buckets(user_id=owner_id, role=role, key_prefix=prefix, key_rate=rate_limit)
+    return forecast_buckets(
+        request, view, user_id=owner_id, role=role, key_prefix=prefix, key_rate=rate_limit
+    )
 
 
 def _remember(state: dict) -> None:
@@ -106,7 +107,7 @@ class APIKeyAuthentication(BaseAuthentication):
             view = (getattr(request, "parser_context", None) or {}).get("view")
 
             def read_for(prefix: str, presented: str) -> Reader:
-                buckets = _forecast(view, prefix, presented)
+                buckets = _forecast(request, view, prefix, presented)
                 return lambda keys: auth_read(django_request, keys, buckets)
 
             try:

@@ -169,3 +169,23 @@ def test_the_wsgi_app_skips_closing_caches_that_close_nothing_and_keeps_it_for_o
         assert keep_cache_connections() is True and not connected()
     finally:
         request_finished.connect(close_caches)
+
+
+def test_a_warm_introspection_of_a_jwt_costs_two_redis_round_trips_and_its_address_limit_holds(
+    tokens, settings, redis_commands
+):
+    settings.RATELIMIT_VERIFY = "4/h"
+    service = UserFactory(username="inference", role=Role.SERVICE_ACCOUNT)
+    _key, full_key = apikey_create(owner=service, name="rs", scopes=["tokens:introspect"])
+    client = key_client(full_key)
+    body = {"token": tokens["access_token"]}
+    assert client.post("/api/v1/auth/introspect", body, format="json").json()["active"] is True
+    redis_commands.clear()
+    # The caller's key, its failure count and the address's counter in one script; the
+    # introspected token's session and user state in one read.
+    assert client.post("/api/v1/auth/introspect", body, format="json").json()["active"] is True
+    assert redis_commands == ["EVALSHA", "MGET"]
+    assert client.post("/api/v1/auth/introspect", body, format="json").status_code == HTTPStatus.OK
+    assert client.post("/api/v1/auth/introspect", body, format="json").status_code == HTTPStatus.OK
+    over = client.post("/api/v1/auth/introspect", body, format="json")
+    assert over.status_code == HTTPStatus.TOO_MANY_REQUESTS and int(over["Retry-After"]) >= 1
