@@ -294,20 +294,53 @@ def auth_read(request: HttpRequest, keys: list[str], buckets: list[tuple[str, st
     since the token was issued). Without a Redis pair that can do it, the same steps one by
     one; when the cache is down, nothing found (the database answers) and nothing counted."""
     rate_cache, reader = caches[settings.RATELIMIT_USE_CACHE], caches["default"]
+    # Entries the view will read next (prefetch_keys), fetched in the same round trip.
+    extra = (
+        []
+        if hasattr(request, _PREFETCHED)
+        else [key for key in getattr(request, _PREFETCH, ()) if key not in keys]
+    )
     guarded_read = getattr(rate_cache, "guarded_read", None)
     if guarded_read is None or not _same_redis() or not settings.RATELIMIT_ENABLE:
         auth_failures_check(request)
+        found = cache_get_many([*keys, *extra])
+    else:
+        window = _auth_failure_window(request)
+        counters, windows = _counter_plan(buckets)
+        result = guarded_read((window[1], window[2]), [*keys, *extra], counters, reader=reader)
+        if result is None:
+            logger.error("rate limiting unavailable (cache down?): failing open for %s", AUTH_FAILURES_GROUP)
+            return {}
+        failures, found, counts = result
+        _refuse_if_over(request, window, failures)
+        setattr(request, _COUNTED, _by_bucket(buckets, counts, windows))
+    if extra:
+        setattr(request, _PREFETCHED, {key: found[key] for key in extra if key in found})
+    return {key: found[key] for key in keys if key in found}
+
+
+# The keys a view asks to be read with the authentication's round trip, and what was found.
+_PREFETCH, _PREFETCHED = "_gatehouse_prefetch", "_gatehouse_prefetched"
+
+
+def prefetch_keys(request: HttpRequest, keys: list[str]) -> None:
+    """Before authentication: cache entries this request will read next (the token an
+    introspection asks about), so the authentication's round trip fetches them too."""
+    setattr(request, _PREFETCH, tuple(keys))
+
+
+def prefetched_read(request: HttpRequest):
+    """A cache read that answers from what the authentication's round trip prefetched when
+    it holds every key asked for (missing ones were absent then), else reads the cache."""
+    prefetched = getattr(request, _PREFETCHED, None)
+    asked = set(getattr(request, _PREFETCH, ()))
+
+    def read(keys: list[str]) -> dict[str, Any]:
+        if prefetched is not None and set(keys) <= asked:
+            return {key: prefetched[key] for key in keys if key in prefetched}
         return cache_get_many(keys)
-    window = _auth_failure_window(request)
-    counters, windows = _counter_plan(buckets)
-    result = guarded_read((window[1], window[2]), keys, counters, reader=reader)
-    if result is None:
-        logger.error("rate limiting unavailable (cache down?): failing open for %s", AUTH_FAILURES_GROUP)
-        return {}
-    failures, found, counts = result
-    _refuse_if_over(request, window, failures)
-    setattr(request, _COUNTED, _by_bucket(buckets, counts, windows))
-    return found
+
+    return read
 
 
 def _by_bucket(buckets, counts, windows) -> dict[tuple[str, str, str], tuple[int, int, int]]:

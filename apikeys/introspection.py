@@ -9,16 +9,25 @@ server needs no more, and a probing caller learns nothing.
 Lives in apikeys (the top layer) because it answers for both JWTs and keys.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from rest_framework_simplejwt.settings import api_settings
 
 from accounts import auth_state
+from accounts.auth_state import session_key, user_key, version_key
 from accounts.errors import TokenNotValid
 from accounts.roles import ROLE_SCOPES
 from accounts.tokens import access_token_decode
 from apikeys.authentication import key_state_verified
+from apikeys.cache import key_cache_key
 from apikeys.errors import KeyNotValid
-from apikeys.keys import KEY_PREFIX
+from apikeys.keys import KEY_PREFIX, key_parse
 from apikeys.models import APIKey
+from core.cache import cache_get_many
+from core.ids import is_id, is_uuid
+
+Reader = Callable[[list[str]], dict[str, Any]]
 
 INACTIVE = {"active": False}
 # RFC 7662's registered hints, and ours for keys. A hint only has to be known: the token's
@@ -27,14 +36,36 @@ KNOWN_HINTS = frozenset({"access_token", "refresh_token", "api_key"})
 TOKEN_MAX_LENGTH = 8192
 
 
+def introspection_keys(raw_token: object) -> list[str]:
+    """The cache entries answering for this token: its session and user state (a JWT whose
+    signature holds) or its key state (a well-formed key); none for anything else."""
+    if not isinstance(raw_token, str) or not raw_token or len(raw_token) > TOKEN_MAX_LENGTH:
+        return []
+    if raw_token.startswith(KEY_PREFIX):
+        parsed = key_parse(raw_token)
+        if parsed is None:
+            return []
+        cache_key = key_cache_key(parsed[0])
+        return [cache_key, version_key(cache_key)]
+    try:
+        claims = access_token_decode(raw_token).payload
+    except (TokenNotValid, KeyError):
+        return []
+    user_id, session_id = str(claims["sub"]), str(claims["sid"])
+    if not is_id(user_id) or not is_uuid(session_id):
+        return []
+    user = user_key(user_id)
+    return [session_key(session_id), user, version_key(user)]
+
+
 def _scope(scopes) -> str:
     return " ".join(sorted(scopes))
 
 
-def _access_token_answer(raw: str) -> dict:
+def _access_token_answer(raw: str, read: Reader) -> dict:
     token = access_token_decode(raw)
     claims = token.payload
-    user = auth_state.principal_get(user_id=str(claims["sub"]), session_id=str(claims["sid"]))
+    user = auth_state.principal_get(user_id=str(claims["sub"]), session_id=str(claims["sid"]), read=read)
     return {
         "active": True,
         "token_type": "access_token",
@@ -51,8 +82,8 @@ def _access_token_answer(raw: str) -> dict:
     }
 
 
-def _key_answer(raw: str) -> dict:
-    state = key_state_verified(raw)
+def _key_answer(raw: str, read: Reader) -> dict:
+    state = key_state_verified(raw, read_for=lambda _prefix, _presented: read)
     owner = state["owner"]
     created_at = state.get("created_at")
     if created_at is None:  # an entry cached before `created_at` was kept (at most a minute)
@@ -74,15 +105,16 @@ def _key_answer(raw: str) -> dict:
     }
 
 
-def token_introspect(*, raw_token: str, hint=None) -> dict:
-    """The RFC 7662 answer for a token or key; never raises for anything the caller sent."""
+def token_introspect(*, raw_token: str, hint=None, read: Reader = cache_get_many) -> dict:
+    """The RFC 7662 answer for a token or key; never raises for anything the caller sent.
+    `read` reads the cache (what the caller's authentication prefetched: introspection_keys)."""
     if hint not in (None, "") and not (isinstance(hint, str) and hint in KNOWN_HINTS):
         return dict(INACTIVE)
     if len(raw_token) > TOKEN_MAX_LENGTH:
         return dict(INACTIVE)
     try:
         if raw_token.startswith(KEY_PREFIX):
-            return _key_answer(raw_token)
-        return _access_token_answer(raw_token)
+            return _key_answer(raw_token, read)
+        return _access_token_answer(raw_token, read)
     except (TokenNotValid, KeyNotValid):
         return dict(INACTIVE)

@@ -171,21 +171,52 @@ def test_the_wsgi_app_skips_closing_caches_that_close_nothing_and_keeps_it_for_o
         request_finished.connect(close_caches)
 
 
-def test_a_warm_introspection_of_a_jwt_costs_two_redis_round_trips_and_its_address_limit_holds(
+def test_a_warm_introspection_costs_one_redis_round_trip_and_its_address_limit_holds(
     tokens, settings, redis_commands
 ):
-    settings.RATELIMIT_VERIFY = "4/h"
+    settings.RATELIMIT_VERIFY = "6/h"
     service = UserFactory(username="inference", role=Role.SERVICE_ACCOUNT)
     _key, full_key = apikey_create(owner=service, name="rs", scopes=["tokens:introspect"])
     client = key_client(full_key)
     body = {"token": tokens["access_token"]}
     assert client.post("/api/v1/auth/introspect", body, format="json").json()["active"] is True
     redis_commands.clear()
-    # The caller's key, its failure count and the address's counter in one script; the
-    # introspected token's session and user state in one read.
+    # The caller's key, its failure count, the address's counter and the introspected token's
+    # session and user state, all in one script.
     assert client.post("/api/v1/auth/introspect", body, format="json").json()["active"] is True
-    assert redis_commands == ["EVALSHA", "MGET"]
+    assert redis_commands == ["EVALSHA"]
+    _other, other_key = apikey_create(owner=service, name="other", scopes=["profile:read"])
+    client.post("/api/v1/auth/introspect", {"token": other_key}, format="json")  # fills its entry
+    redis_commands.clear()
+    answer = client.post("/api/v1/auth/introspect", {"token": other_key}, format="json").json()
+    assert answer["active"] is True and answer["token_type"] == "api_key"
+    assert redis_commands == ["EVALSHA"]
+    # Six answers in this hour from this address: two more pass, the seventh is refused.
     assert client.post("/api/v1/auth/introspect", body, format="json").status_code == HTTPStatus.OK
     assert client.post("/api/v1/auth/introspect", body, format="json").status_code == HTTPStatus.OK
     over = client.post("/api/v1/auth/introspect", body, format="json")
     assert over.status_code == HTTPStatus.TOO_MANY_REQUESTS and int(over["Retry-After"]) >= 1
+
+
+def test_an_introspection_answer_follows_a_revocation_made_after_the_prefetch_could_be_cached(
+    tokens, user, settings
+):
+    from accounts.services.sessions import session_revoke_all
+
+    service = UserFactory(username="inference", role=Role.SERVICE_ACCOUNT)
+    _key, full_key = apikey_create(owner=service, name="rs", scopes=["tokens:introspect"])
+    client = key_client(full_key)
+    body = {"token": tokens["access_token"]}
+    assert client.post("/api/v1/auth/introspect", body, format="json").json()["active"] is True
+    session_revoke_all(user=user, reason="admin")
+    assert client.post("/api/v1/auth/introspect", body, format="json").json() == {"active": False}
+
+
+def test_an_unparsable_introspection_body_is_still_401_without_a_key_and_400_with_one():
+    service = UserFactory(username="inference", role=Role.SERVICE_ACCOUNT)
+    _key, full_key = apikey_create(owner=service, name="rs", scopes=["tokens:introspect"])
+    bad = {"data": "{not json", "content_type": "application/json"}
+    anonymous = APIClient().post("/api/v1/auth/introspect", **bad)
+    assert anonymous.status_code == HTTPStatus.UNAUTHORIZED
+    with_key = key_client(full_key).post("/api/v1/auth/introspect", **bad)
+    assert with_key.status_code == HTTPStatus.BAD_REQUEST and with_key.json()["code"] == "parse_error"
