@@ -26,6 +26,7 @@ from accounts import hooks
 from accounts.errors import TokenNotValid, TokenRevoked
 from accounts.models import Session, User
 from accounts.principal import SNAPSHOT_FIELDS, Principal
+from accounts.tokens import access_token_decode
 from core.cache import cache_call, cache_get_many
 from core.ids import is_id, is_uuid
 
@@ -127,6 +128,22 @@ def principal_get(
     if state["revoked"] or state["exp"] <= time.time() or not snapshot["is_active"]:
         raise TokenRevoked()
     return Principal.from_snapshot(snapshot)
+
+
+def access_token_state_keys(raw_token: object) -> list[str]:
+    """The cache entries principal_get reads for this access token (session, user, version),
+    or none when it is not an access token whose signature holds."""
+    if not isinstance(raw_token, str) or not raw_token:
+        return []
+    try:
+        claims = access_token_decode(raw_token).payload
+    except TokenNotValid:
+        return []
+    user_id, session_id = str(claims["sub"]), str(claims["sid"])
+    if not is_id(user_id) or not is_uuid(session_id):
+        return []
+    ukey = user_key(user_id)
+    return [session_key(session_id), ukey, version_key(ukey)]
 
 
 def principal_get_by_id(*, user_id: int) -> Principal | None:

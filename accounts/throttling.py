@@ -51,7 +51,9 @@ class _RatelimitThrottle(BaseThrottle):
             return True
         group, value, rate = bucket
         seen = _counted(request).get(bucket)
-        if seen is not None:  # counted by the authentication's round trip
+        if seen is None and _prefetch_pending(request):
+            seen = _count_with_prefetch(request, bucket)
+        if seen is not None:  # counted in the request's one round trip
             count, limit, window = seen
             if count <= limit:
                 return True
@@ -327,6 +329,31 @@ def prefetch_keys(request: HttpRequest, keys: list[str]) -> None:
     """Before authentication: cache entries this request will read next (the token an
     introspection asks about), so the authentication's round trip fetches them too."""
     setattr(request, _PREFETCH, tuple(keys))
+
+
+def _prefetch_pending(request) -> bool:
+    django_request = getattr(request, "_request", request)
+    return bool(getattr(django_request, _PREFETCH, ())) and not hasattr(django_request, _PREFETCHED)
+
+
+def _count_with_prefetch(request, bucket: tuple[str, str, str]) -> tuple[int, int, int] | None:
+    """A public view's throttle (no authentication ran): its counter and the entries the view
+    named (prefetch_keys) in one round trip. None when that cannot be done here."""
+    django_request = getattr(request, "_request", request)
+    rate_cache = caches[settings.RATELIMIT_USE_CACHE]
+    guarded_read = getattr(rate_cache, "guarded_read", None)
+    if guarded_read is None or not _same_redis():
+        return None
+    keys = list(getattr(django_request, _PREFETCH, ()))
+    counters, windows = _counter_plan([bucket])
+    result = guarded_read(None, keys, counters, reader=caches["default"])
+    if result is None:
+        return None
+    _, found, counts = result
+    setattr(django_request, _PREFETCHED, found)
+    counted = _by_bucket([bucket], counts, windows)
+    setattr(django_request, _COUNTED, {**_counted(django_request), **counted})
+    return counted[bucket]
 
 
 def prefetched_read(request: HttpRequest):

@@ -15,7 +15,7 @@ from typing import Any
 from rest_framework_simplejwt.settings import api_settings
 
 from accounts import auth_state
-from accounts.auth_state import session_key, user_key, version_key
+from accounts.auth_state import version_key
 from accounts.errors import TokenNotValid
 from accounts.roles import ROLE_SCOPES
 from accounts.tokens import access_token_decode
@@ -25,7 +25,6 @@ from apikeys.errors import KeyNotValid
 from apikeys.keys import KEY_PREFIX, key_parse
 from apikeys.models import APIKey
 from core.cache import cache_get_many
-from core.ids import is_id, is_uuid
 
 Reader = Callable[[list[str]], dict[str, Any]]
 
@@ -47,15 +46,7 @@ def introspection_keys(raw_token: object) -> list[str]:
             return []
         cache_key = key_cache_key(parsed[0])
         return [cache_key, version_key(cache_key)]
-    try:
-        claims = access_token_decode(raw_token).payload
-    except (TokenNotValid, KeyError):
-        return []
-    user_id, session_id = str(claims["sub"]), str(claims["sid"])
-    if not is_id(user_id) or not is_uuid(session_id):
-        return []
-    user = user_key(user_id)
-    return [session_key(session_id), user, version_key(user)]
+    return auth_state.access_token_state_keys(raw_token)
 
 
 def _scope(scopes) -> str:

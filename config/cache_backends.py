@@ -41,22 +41,26 @@ return counts
 """
 
 
-# KEYS: the guard counter, then `ARGV[2]` keys to read, then counters to hit.
-# ARGV: the guard's limit, the number of keys to read, then one TTL per counter.
-# Over the guard's limit it stops there: nothing is read and nothing is counted.
+# KEYS: the guard counter (absent when ARGV[1] is 'none'), then `ARGV[2]` keys to read, then
+# counters to hit. ARGV: the guard's limit or 'none', the number of keys to read, then one TTL
+# per counter. Over the guard's limit it stops there: nothing is read and nothing is counted.
 GUARDED_READ = """
-local guard = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-if guard >= tonumber(ARGV[1]) then return {guard} end
+local first, guard = 1, 0
+if ARGV[1] ~= 'none' then
+  guard = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+  if guard >= tonumber(ARGV[1]) then return {guard} end
+  first = 2
+end
 local reads = tonumber(ARGV[2])
 local out = {guard}
 if reads > 0 then
-  local values = redis.call('MGET', unpack(KEYS, 2, reads + 1))
+  local values = redis.call('MGET', unpack(KEYS, first, first + reads - 1))
   for i = 1, reads do out[i + 1] = values[i] end
 end
-for i = reads + 2, #KEYS do
+for i = first + reads, #KEYS do
   local count = redis.call('INCR', KEYS[i])
-  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i - reads + 1]) end
-  out[i] = count
+  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i - first - reads + 3]) end
+  out[#out + 1] = count
 end
 return out
 """
@@ -71,34 +75,36 @@ class RateLimitRedisCache(RedisCache):
         self._guarded_read: Any = None
 
     def guarded_read(
-        self, guard: tuple[str, int], reads: list[str], counters: list[tuple[str, int]], *, reader: RedisCache
+        self,
+        guard: tuple[str, int] | None,
+        reads: list[str],
+        counters: list[tuple[str, int]],
+        *,
+        reader: RedisCache,
     ) -> tuple[int, dict[str, Any], list[int]] | None:
-        """One round trip: the guard counter's value; unless it is at its limit, the entries
-        `reads` of `reader` (a cache on the same Redis, whose keys and values these are) and one
-        hit on each (key, timeout) counter of this cache. None when Redis is down."""
-        guard_key, limit = guard
+        """One round trip: the guard counter's value (0 without a guard); unless it is at its
+        limit, the entries `reads` of `reader` (a cache on the same Redis, whose keys and values
+        these are) and one hit on each (key, timeout) counter of this cache. None when Redis is
+        down."""
         try:
             if self._guarded_read is None:
                 self._guarded_read = self.client.get_client(write=True).register_script(GUARDED_READ)
             keys = [
-                self.client.make_key(guard_key),
+                *([self.client.make_key(guard[0])] if guard else []),
                 *(reader.client.make_key(key) for key in reads),
                 *(self.client.make_key(key) for key, _ in counters),
             ]
-            args = [limit, len(reads), *(int(timeout) for _, timeout in counters)]
+            args = [guard[1] if guard else "none", len(reads), *(int(timeout) for _, timeout in counters)]
             out = self._guarded_read(keys=keys, args=args)
         except Exception:
             logger.error("rate-limit cache unavailable", exc_info=True)
             return None
         guard_value = int(out[0])
-        if guard_value >= limit:
+        if guard is not None and guard_value >= guard[1]:
             return guard_value, {}, []
         decode = reader.client.decode
-        found = {
-            key: decode(value)
-            for key, value in zip(reads, out[1 : len(reads) + 1], strict=True)
-            if value is not None
-        }
+        values = out[1 : len(reads) + 1]
+        found = {key: decode(value) for key, value in zip(reads, values, strict=True) if value is not None}
         return guard_value, found, [int(count) for count in out[len(reads) + 1 :]]
 
     def incr_many(self, counters: list[tuple[str, int]]) -> list[int] | None:

@@ -220,3 +220,41 @@ def test_an_unparsable_introspection_body_is_still_401_without_a_key_and_400_wit
     assert anonymous.status_code == HTTPStatus.UNAUTHORIZED
     with_key = key_client(full_key).post("/api/v1/auth/introspect", **bad)
     assert with_key.status_code == HTTPStatus.BAD_REQUEST and with_key.json()["code"] == "parse_error"
+
+
+def test_a_warm_verify_costs_one_redis_round_trip_and_its_address_limit_holds(
+    tokens, settings, redis_commands
+):
+    settings.RATELIMIT_VERIFY = "3/h"
+    client = APIClient(REMOTE_ADDR="198.51.100.33")
+    body = {"token": tokens["access_token"]}
+    assert client.post("/api/v1/auth/verify", body, format="json").json()["valid"] is True
+    redis_commands.clear()
+    # The address's counter and the token's session and user state in one script.
+    assert client.post("/api/v1/auth/verify", body, format="json").json()["valid"] is True
+    assert redis_commands == ["EVALSHA"]
+    assert client.post("/api/v1/auth/verify", body, format="json").status_code == HTTPStatus.OK
+    over = client.post("/api/v1/auth/verify", body, format="json")
+    assert over.status_code == HTTPStatus.TOO_MANY_REQUESTS and int(over["Retry-After"]) >= 1
+    # Garbage is counted too, without any prefetch.
+    assert (
+        APIClient(REMOTE_ADDR="198.51.100.33")
+        .post("/api/v1/auth/verify", {"token": "x"}, format="json")
+        .status_code
+        == HTTPStatus.TOO_MANY_REQUESTS
+    )
+
+
+def test_verify_sees_a_revocation_and_an_unparsable_body_is_still_a_parse_error(tokens, user):
+    from accounts.services.sessions import session_revoke_all
+
+    client = APIClient()
+    body = {"token": tokens["access_token"]}
+    assert client.post("/api/v1/auth/verify", body, format="json").json()["valid"] is True
+    session_revoke_all(user=user, reason="admin")
+    assert client.post("/api/v1/auth/verify", body, format="json").json() == {
+        "valid": False,
+        "code": "token_revoked",
+    }
+    bad = client.post("/api/v1/auth/verify", data="{not json", content_type="application/json")
+    assert bad.status_code == HTTPStatus.BAD_REQUEST and bad.json()["code"] == "parse_error"

@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors
+from accounts import auth_state, selectors
 from accounts.api import serializers as s
 from accounts.mail import email_verification_link, password_reset_link
 from accounts.models import RevokeReason
@@ -26,7 +26,13 @@ from accounts.services.sessions import (
 )
 from accounts.services.users import user_profile_update
 from accounts.services.verification import email_verification_resend, email_verify, user_register
-from accounts.throttling import ClientIPThrottle, ResetEmailThrottle, VerifyIPThrottle
+from accounts.throttling import (
+    ClientIPThrottle,
+    ResetEmailThrottle,
+    VerifyIPThrottle,
+    prefetch_keys,
+    prefetched_read,
+)
 from core import metrics
 from core.errors import ServiceError
 from core.request import RequestMeta
@@ -55,6 +61,37 @@ def _session_id(request) -> str | None:
     """The sid of the access token that authenticated the request (None for an API key)."""
     sid = getattr(request.auth, "get", lambda _k: None)("sid")
     return str(sid) if sid else None
+
+
+class TokenInBodyMixin:
+    """For views that answer about the `token` in the body (verify, introspection): its cache
+    entries are named before authentication and throttling run, so their one round trip reads
+    them too. A body that does not parse fails where it always did: in the handler, after
+    authentication and throttling (`body()`)."""
+
+    _body_error: Exception | None = None
+
+    def token_cache_keys(self, token: object) -> list[str]:
+        return auth_state.access_token_state_keys(token)
+
+    def initial(self, request, *args, **kwargs):
+        try:
+            data = request.data
+        except Exception as exc:  # noqa: BLE001 (raised again by body())
+            self._body_error = exc
+        else:
+            token = data.get("token") if isinstance(data, dict) else None
+            prefetch_keys(request._request, self.token_cache_keys(token))
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+
+    def body(self, request):
+        if self._body_error is not None:
+            raise self._body_error
+        return request.data
+
+    def cache_read(self, request):
+        """The cache read for the token's entries: what the round trip prefetched."""
+        return prefetched_read(request._request)
 
 
 class PublicView(APIView):
@@ -170,14 +207,15 @@ class RefreshView(RateLimitedPublicView):
         return _token_response(user, pair)
 
 
-class VerifyView(PublicView):
+class VerifyView(TokenInBodyMixin, PublicView):
     ratelimit_group = "verify"
     throttle_classes = [VerifyIPThrottle]
 
     @extend_schema(request=s.VerifySerializer, responses={200: s.VerifyResponseSerializer})
     def post(self, request):
+        self.body(request)
         data = _valid(s.VerifySerializer, request)
-        result = selectors.token_verify(raw_token=data["token"])
+        result = selectors.token_verify(raw_token=data["token"], read=self.cache_read(request))
         if "expires_at" in result:
             result["expires_at"] = s.iso_datetime(result["expires_at"])
         return Response(result, headers={"Cache-Control": "no-store"})

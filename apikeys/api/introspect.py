@@ -8,9 +8,10 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from accounts.api.views import TokenInBodyMixin
 from accounts.permissions import effective_scopes
 from accounts.roles import Scope
-from accounts.throttling import VerifyIPThrottle, prefetch_keys, prefetched_read
+from accounts.throttling import VerifyIPThrottle
 from apikeys.authentication import KeyPrincipal
 from apikeys.introspection import introspection_keys, token_introspect
 from core.errors import ServiceError
@@ -65,7 +66,7 @@ _RESPONSE = inline_serializer(
 )
 
 
-class IntrospectView(APIView):
+class IntrospectView(TokenInBodyMixin, APIView):
     # JSON (the project default) or the form encoding RFC 7662 specifies.
     parser_classes = [*api_settings.DEFAULT_PARSER_CLASSES, FormParser]
     permission_classes = [IsIntrospectionCaller]
@@ -73,20 +74,9 @@ class IntrospectView(APIView):
     # per-key hourly budget of authenticated requests would throttle to a crawl.
     throttle_classes = [VerifyIPThrottle]
     ratelimit_group = "introspect"
-    _body_error: Exception | None = None
 
-    def initial(self, request, *args, **kwargs):
-        """Before the caller's key is checked, the introspected token's cache entries are named,
-        so that check's round trip reads them too: a warm answer costs one round trip. A body
-        that does not parse fails later, where it always did (after authentication)."""
-        try:
-            data = request.data
-        except Exception as exc:  # noqa: BLE001 (raised again by post, after authentication)
-            self._body_error = exc
-        else:
-            token = data.get("token") if isinstance(data, dict) else None
-            prefetch_keys(request._request, introspection_keys(token))
-        super().initial(request, *args, **kwargs)
+    def token_cache_keys(self, token: object) -> list[str]:
+        return introspection_keys(token)
 
     @extend_schema(
         operation_id="auth_introspect",
@@ -104,16 +94,14 @@ class IntrospectView(APIView):
         ],
     )
     def post(self, request):
-        if self._body_error is not None:
-            raise self._body_error
-        data = request.data
+        data = self.body(request)
         token = data.get("token") if isinstance(data, dict) else None
         if token is None or token == "":
             raise ServiceError(errors={"token": [TOKEN_REQUIRED]})
         if not isinstance(token, str):
             raise ServiceError(errors={"token": [TOKEN_NOT_STRING]})
         answer = token_introspect(
-            raw_token=token, hint=data.get("token_type_hint"), read=prefetched_read(request._request)
+            raw_token=token, hint=data.get("token_type_hint"), read=self.cache_read(request)
         )
         # RFC 7662 4: introspection answers must not be cached.
         return Response(answer, headers={"Cache-Control": "no-store"})
