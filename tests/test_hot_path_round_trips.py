@@ -258,3 +258,31 @@ def test_verify_sees_a_revocation_and_an_unparsable_body_is_still_a_parse_error(
     }
     bad = client.post("/api/v1/auth/verify", data="{not json", content_type="application/json")
     assert bad.status_code == HTTPStatus.BAD_REQUEST and bad.json()["code"] == "parse_error"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"token": "eyJ.abc.def"},
+        {"token": "eyJ.abc.def", "other": 1},
+        {"token": " eyJ.abc.def "},
+        {"token": ""},
+        {"token": "x" * 8192},
+        {"token": "x" * 8193},
+        {"token": 123},
+        {"token": None},
+        {"token": "a\x00b"},
+        {"token": "jeton-é"},
+        {"token": "\ud800"},
+        {},
+        ["token"],
+    ],
+)
+def test_verifys_fast_token_check_accepts_only_what_its_serializer_accepts_unchanged(body):
+    from accounts.api.serializers import VerifySerializer
+    from accounts.api.views import _plain_token
+
+    serializer = VerifySerializer(data=body)
+    fast = _plain_token(body)
+    if fast is not None:
+        assert serializer.is_valid() and serializer.validated_data["token"] == fast

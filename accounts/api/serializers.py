@@ -183,8 +183,11 @@ class RefreshSerializer(serializers.Serializer):
     refresh_token = StrictCharField(max_length=8192, trim_whitespace=True)
 
 
+TOKEN_MAX_LENGTH = 8192
+
+
 class VerifySerializer(serializers.Serializer):
-    token = StrictCharField(max_length=8192, trim_whitespace=True)
+    token = StrictCharField(max_length=TOKEN_MAX_LENGTH, trim_whitespace=True)
 
 
 class VerifyResponseSerializer(serializers.Serializer):
