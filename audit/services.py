@@ -177,49 +177,84 @@ def _lock_chain_head(chain: int) -> AuditChainHead:
         return AuditChainHead.objects.select_for_update().get(pk=chain)
 
 
-# The write path is two statements on PostgreSQL (lock the head; insert the event and move the
-# head), written in SQL because it runs in every login, refresh and logout while the head is held.
+def event_hash_parts(*, chain: int, timestamp: datetime, fields: dict) -> tuple[str, str]:
+    """The hashed text of a (current version) event around its seq, which is known only once
+    its chain head is locked: event_hash is sha256(f"{prev_hash}|{before}{seq}{after}")."""
+    content = {"chain": chain, "timestamp": timestamp.isoformat(), **fields}
+    # canonical_json sorts the keys: "seq" goes between these two halves.
+    before = canonical_json({k: v for k, v in content.items() if k < "seq"})
+    after = canonical_json({k: v for k, v in content.items() if k > "seq"})
+    return f'{before[:-1]},"seq":', f",{after[1:]}"
+
+
+# On PostgreSQL the chain step is ONE statement, sent with everything else already computed:
+# it locks the head, moves it (seq + 1, the new hash computed by the server's sha256() from the
+# locked previous hash and the text around the seq), and inserts the event, so the head is held
+# from that statement to the end of the transaction with no further round trip of this code.
+# The FOR UPDATE subquery hands the locked row's previous values to RETURNING (an UPDATE's own
+# RETURNING sees only the new ones); under concurrent writers it waits and reads the newest head.
+# Every value is a parameter, cast to its column's type (INSERT ... SELECT does not infer it);
+# text casts to text, so an over-long value fails as it would in an INSERT ... VALUES.
 _EVENT_FIELDS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+_CHAIN_STEP_FIELDS = ("seq", "prev_hash", "hash")
+_VALUE_FIELDS = [f for f in _EVENT_FIELDS if f.attname not in _CHAIN_STEP_FIELDS]
+_VALUE_ATTNAMES = [f.attname for f in _VALUE_FIELDS]
+_DETAILS_PARAM = 3 + _VALUE_ATTNAMES.index("details")  # after the two text halves and the chain
+_append_sql_cache: dict[str, str] = {}
 
 
-def _head_select_sql(connection) -> str:
-    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    return f"SELECT last_seq, last_hash FROM {table} WHERE id = %s{lock}"  # noqa: S608 - names from the model
+def _append_sql(connection) -> str:
+    sql = _append_sql_cache.get(connection.alias)
+    if sql is None:
+        quote = connection.ops.quote_name
+        head, event = quote(AuditChainHead._meta.db_table), quote(AuditEvent._meta.db_table)
+        columns = ", ".join(quote(c) for c in [*(f.column for f in _VALUE_FIELDS), *_CHAIN_STEP_FIELDS])
+        values = ", ".join(
+            f"%s::{'text' if f.get_internal_type() == 'CharField' else f.cast_db_type(connection)}"
+            for f in _VALUE_FIELDS
+        )
+        # Table and column names come from the models; every value is a parameter.
+        sql = _append_sql_cache[connection.alias] = (
+            f"WITH head AS (UPDATE {head} AS h SET last_seq = old.last_seq + 1, "  # noqa: S608
+            "last_hash = encode(sha256(convert_to("
+            "old.last_hash || '|' || %s::text || (old.last_seq + 1)::text || %s::text, 'UTF8')), 'hex') "
+            f"FROM (SELECT id, last_seq, last_hash FROM {head} WHERE id = %s FOR UPDATE) AS old "
+            "WHERE h.id = old.id RETURNING h.last_seq, old.last_hash AS prev_hash, h.last_hash) "
+            f"INSERT INTO {event} ({columns}) SELECT {values}, head.last_seq, head.prev_hash, head.last_hash "
+            "FROM head RETURNING id, seq, prev_hash, hash"
+        )
+    return sql
 
 
-def _locked_head_position(connection, chain: int) -> tuple[int, str]:
-    """Lock the chain's head row until the transaction ends; its last seq and hash."""
-    sql = _head_select_sql(connection)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [chain])
-        found = cursor.fetchone()
-        if found is None:
-            AuditChainHead.objects.bulk_create([AuditChainHead(pk=chain)], ignore_conflicts=True)
-            cursor.execute(sql, [chain])
-            found = cursor.fetchone()
-    return found[0], found[1]
-
-
-def _insert_and_move_head(connection, row: AuditEvent) -> None:
+def _append(connection, row: AuditEvent) -> None:
+    """Lock the row's chain head until the transaction ends, and append the row to the chain."""
     if connection.vendor != "postgresql":
+        head = _lock_chain_head(row.chain)
+        row.seq, row.prev_hash = head.last_seq + 1, head.last_hash
+        row.hash = event_hash(
+            prev_hash=row.prev_hash,
+            chain=row.chain,
+            seq=row.seq,
+            timestamp=row.timestamp,
+            fields=hashed_fields(row),
+        )
         row.save(force_insert=True)
         AuditChainHead.objects.filter(pk=row.chain).update(last_seq=row.seq, last_hash=row.hash)
         return
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in _EVENT_FIELDS)
-    # Table and column names come from the models; every value is a parameter.
-    head_table, event_table = quote(AuditChainHead._meta.db_table), quote(AuditEvent._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(_EVENT_FIELDS))
-    sql = (
-        f"WITH head AS (UPDATE {head_table} SET last_seq = %s, last_hash = %s "  # noqa: S608
-        f"WHERE id = %s) INSERT INTO {event_table} ({columns}) VALUES ({placeholders}) RETURNING id"
-    )
-    params = [row.seq, row.hash, row.chain]
-    params += [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _EVENT_FIELDS]
+    before, after = event_hash_parts(chain=row.chain, timestamp=row.timestamp, fields=hashed_fields(row))
+    params = [before, after, row.chain]
+    # The values as psycopg takes them (no per-field get_db_prep_save: this runs on every login);
+    # the casts in the statement type them, details goes as JSON text.
+    params += [getattr(row, name) for name in _VALUE_ATTNAMES]
+    params[_DETAILS_PARAM] = json.dumps(row.details)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row.pk = cursor.fetchone()[0]
+        cursor.execute(_append_sql(connection), params)
+        appended = cursor.fetchone()
+        if appended is None:  # the chain has no head yet
+            AuditChainHead.objects.bulk_create([AuditChainHead(pk=row.chain)], ignore_conflicts=True)
+            cursor.execute(_append_sql(connection), params)
+            appended = cursor.fetchone()
+    row.pk, row.seq, row.prev_hash, row.hash = appended
     row._state.adding, row._state.db = False, connection.alias
 
 
@@ -262,21 +297,11 @@ def audit_record(
     # Inside the caller's transaction no savepoint is needed: an error here fails the whole write.
     with transaction.atomic(savepoint=not connection.in_atomic_block):
         row.chain = _chain_of_transaction(connection, chain_for(event=row, chains=chain_count()))
+        row.timestamp = timezone.now()
+        row.hash_version = HASH_VERSION
         # Lock last: the head is held only from here to the end of the caller's transaction,
         # and it blocks only the writers of this one chain.
-        last_seq, last_hash = _locked_head_position(connection, row.chain)
-        row.seq = last_seq + 1
-        row.timestamp = timezone.now()
-        row.prev_hash = last_hash
-        row.hash_version = HASH_VERSION
-        row.hash = event_hash(
-            prev_hash=row.prev_hash,
-            chain=row.chain,
-            seq=row.seq,
-            timestamp=row.timestamp,
-            fields=hashed_fields(row),
-        )
-        _insert_and_move_head(connection, row)
+        _append(connection, row)
         audit_listeners_notify_on_commit(event=row.event, outcome=row.outcome, details=row.details)
     return row
 

@@ -81,9 +81,10 @@ def seed_users(count: int) -> list[tuple[int, str]]:
         if have < count:
             cursor.execute(
                 """
-                INSERT INTO accounts_user (password, username, email, full_name, role, is_active, date_joined)
+                INSERT INTO accounts_user (password, username, email, full_name, role, is_active, date_joined,
+                                          mfa_enabled, email_verified)
                 SELECT '!', 'audituser' || lpad(g::text, 7, '0'), 'audituser' || g || '@example.com', '',
-                       'user', true, now()
+                       'user', true, now(), false, false
                 FROM generate_series(%s, %s) AS g
                 """,
                 [have + 1, count],

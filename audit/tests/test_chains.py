@@ -175,6 +175,99 @@ def test_concurrent_writers_with_crossed_multi_event_transactions_never_deadlock
     assert "960 events verified" in output
 
 
+def test_the_hash_the_database_computes_is_event_hash_of_the_stored_row(user):
+    """The writer's chain step hashes in PostgreSQL (sha256 over the locked previous hash and the
+    text around the seq); it matches the reference formula for awkward content, and the returned
+    row is the stored one."""
+    odd = RequestMeta(
+        ip_address="::ffff:192.0.2.1",
+        user_agent='Zoë\'s ☃ "agent"\n\t\\',
+        request_id="r-ü",
+        actor_kind="user",
+    )
+    written = [
+        audit_record(
+            event=Event.LOGIN_SUCCEEDED, meta=odd, actor=user, target=user, details={"remember_me": True}
+        ),
+        audit_record(
+            event=Event.USER_UPDATED,
+            meta=RequestMeta(ip_address=None),
+            target_label='名前 ☃ "x"',
+            details={"b": [1, 2.5, None, "ü", {"y": False}], "a": {"z": True}, "empty": {}, "n": -3},
+        ),
+    ]
+    for row in written:
+        stored = AuditEvent.objects.get(pk=row.pk)
+        assert (stored.chain, stored.seq, stored.prev_hash, stored.hash) == (
+            row.chain,
+            row.seq,
+            row.prev_hash,
+            row.hash,
+        )
+        assert stored.hash == event_hash(
+            prev_hash=stored.prev_hash,
+            chain=stored.chain,
+            seq=stored.seq,
+            timestamp=stored.timestamp,
+            fields=hashed_fields(stored),
+        )
+        head = AuditChainHead.objects.get(pk=stored.chain)
+        if stored.chain == written[-1].chain:
+            assert (head.last_seq, head.last_hash) == (written[-1].seq, written[-1].hash)
+
+
+def test_the_first_event_of_a_chain_creates_its_head_and_links_to_genesis():
+    AuditChainHead.objects.all().delete()
+    row = fail_login("first-of-its-chain")
+    assert (row.seq, row.prev_hash) == (1, GENESIS_HASH)
+    head = AuditChainHead.objects.get(pk=row.chain)
+    assert (head.last_seq, head.last_hash) == (1, row.hash)
+    assert verify()[0] == 0
+
+
+def test_an_over_long_value_is_refused_not_truncated_by_the_write_path():
+    from django.db import DataError
+
+    with pytest.raises(DataError):
+        audit_record(event="x" * 41, meta=META, target_label="too-long-event")
+    assert not AuditEvent.objects.filter(target_label="too-long-event").exists()
+
+
+def test_concurrent_writers_on_one_chain_get_consecutive_positions_and_verify(settings):
+    """AUDIT_CHAINS=1: 16 connections queue on one head; every event gets the next position,
+    links to the one before, and the ids rise along the chain."""
+    settings.AUDIT_CHAINS = 1
+    errors: list[BaseException] = []
+    start = threading.Barrier(16)
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(25):
+                meta = RequestMeta(ip_address="198.51.100.9", user_agent="pytest", request_id=f"one{n}-{i}")
+                with transaction.atomic():
+                    fail_login(f"one-{n}-{i}", meta)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    rows = list(AuditEvent.objects.order_by("seq").values_list("chain", "seq", "id", "prev_hash", "hash"))
+    assert {r[0] for r in rows} == {0}
+    assert [r[1] for r in rows] == list(range(1, 16 * 25 + 1))
+    assert [r[2] for r in rows] == sorted(r[2] for r in rows)
+    assert all(rows[i][3] == rows[i - 1][4] for i in range(1, len(rows)))
+    code, output = verify()
+    assert code == 0, output
+    assert "400 events verified in 1 chains" in output
+
+
 # --- Tampering, in a chain other than 0 ----------------------------------------------------
 
 
