@@ -12,8 +12,11 @@ from tests.conftest import UNLIMITED, start_gunicorn, stop_gunicorn
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def hosts(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Fresh processes per test: each test's database is emptied afterwards, signing keys
+    included, which no deployment does under running hosts; hosts kept across tests would
+    still sign with a key the next test's database no longer has (token_not_valid)."""
     started = []
     try:
         for name in ("a", "b"):
