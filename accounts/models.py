@@ -66,6 +66,8 @@ class User(AbstractBaseUser):
         indexes = [
             models.Index(fields=["role"], name="accounts_user_role_idx"),
             models.Index(fields=["-date_joined"], name="accounts_user_joined_idx"),
+            # On PostgreSQL, migration 0011 also adds trigram indexes (pg_trgm) for the admin's
+            # "contains" search on username, email and full name; they are not in this state.
         ]
 
     def __str__(self) -> str:
@@ -128,6 +130,9 @@ class Session(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="accounts_session_user_idx"),
             models.Index(fields=["expires_at"], name="accounts_session_expires_idx"),
+            # The admin's Sessions page: newest first, and its exact-IP search.
+            models.Index(fields=["-created_at"], name="accounts_session_created_idx"),
+            models.Index(fields=["ip_address"], name="accounts_session_ip_idx"),
         ]
 
     def __str__(self) -> str:

@@ -169,3 +169,16 @@ def with_locked(users: QuerySet[User]) -> QuerySet[User]:
         .filter(failures__gte=settings.AXES_ACCOUNT_FAILURE_LIMIT)
     )
     return users.annotate(is_locked=Exists(by_pair) | Exists(by_account))
+
+
+def users_named(name: str) -> QuerySet[User]:
+    """The user with this username, in any case: one lookup in the unique LOWER() index."""
+    return User.objects.alias(username_l=Lower("username")).filter(username_l=name.strip().lower())
+
+
+def session_count_live(*, user_id: int) -> int:
+    """How many of the user's sessions are live (through the user's session index)."""
+    now = timezone.now()
+    return Session.objects.filter(
+        user_id=user_id, revoked_at__isnull=True, expires_at__gt=now, absolute_expires_at__gt=now
+    ).count()

@@ -105,7 +105,7 @@ def seed_sessions(count: int, users: Sequence[tuple[int, str]]) -> None:
                    CASE WHEN g %% 20 = 0 THEN (g * 7) %% 600000            -- live: logged in this week
                         WHEN g %% 20 <= 3 THEN (g * 13) %% 7776000          -- revoked: in 90 days
                         ELSE 691200 + (g * 17) %% 7084800 END AS age         -- expired: 8-90 days ago
-            FROM generate_series(1, %s) AS g
+            FROM generate_series(1::bigint, %s::bigint) AS g
             JOIN bench_seed_users u ON u.n = CASE WHEN g %% %s = 0 THEN (g / %s) %% %s
                                                  ELSE (g * 7919) %% %s END
             """,
@@ -175,7 +175,7 @@ def seed_tokens(count: int, users: Sequence[tuple[int, str]] = (), chunk: int = 
                     copy.write_row((n, uid))
         cursor.execute("SELECT coalesce(max(id), 0) FROM token_blacklist_outstandingtoken")
         base = cursor.fetchone()[0]
-        owner = "(SELECT id FROM bench_seed_users WHERE n = (g * 7919) %% %s)" if ids else "NULL"
+        owner = "(SELECT id FROM bench_seed_users WHERE n = (g::bigint * 7919) %% %s)" if ids else "NULL"
         for first in range(1, count + 1, chunk):
             last = min(count, first + chunk - 1)
             cursor.execute(
