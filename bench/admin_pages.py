@@ -36,6 +36,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import Role, Session, User  # noqa: E402
 from accounts.services.users import user_create  # noqa: E402
+from accounts.tests.helpers import mfa_enrol, staff_login  # noqa: E402
 from audit.overview import CACHE_KEY as OVERVIEW_CACHE_KEY  # noqa: E402
 
 PAGES = [
@@ -45,6 +46,7 @@ PAGES = [
     ("users: search", "/admin/accounts/user/?q=user0000042"),
     ("users: search email", "/admin/accounts/user/?q=user42%40example.com"),
     ("users: filter role", "/admin/accounts/user/?role__exact=developer"),
+    ("users: filter rare role", "/admin/accounts/user/?role__exact=admin"),
     ("users: filter inactive", "/admin/accounts/user/?is_active__exact=0"),
     ("users: filter locked", "/admin/accounts/user/?locked=yes"),
     ("users: filter not locked", "/admin/accounts/user/?locked=no"),
@@ -53,6 +55,7 @@ PAGES = [
     ("user: change, 2k sessions", "/admin/accounts/user/{heavy_user_id}/change/"),
     ("audit: list", "/admin/audit/auditevent/"),
     ("audit: filter event", "/admin/audit/auditevent/?event__exact=auth.login_failed"),
+    ("audit: filter rare event", "/admin/audit/auditevent/?event__exact=jwt_key.retired"),
     ("audit: filter outcome", "/admin/audit/auditevent/?outcome__exact=failure"),
     ("audit: filter actor kind", "/admin/audit/auditevent/?actor_kind__exact=operator"),
     ("audit: filter past 7 days", "/admin/audit/auditevent/?timestamp__gte={week_ago}"),
@@ -67,6 +70,7 @@ PAGES = [
     ("sessions: list", "/admin/accounts/session/"),
     ("sessions: search user", "/admin/accounts/session/?q=user0000042"),
     ("sessions: filter reason", "/admin/accounts/session/?revoked_reason__exact=logout"),
+    ("sessions: filter rare reason", "/admin/accounts/session/?revoked_reason__exact=blacklisted"),
     ("sessions: filter remember", "/admin/accounts/session/?remember_me__exact=1"),
     ("sessions: page 1000", "/admin/accounts/session/?p=1000"),
     ("session: one", "/admin/accounts/session/{session_id}/change/"),
@@ -99,8 +103,10 @@ def time_pages(repeats: int) -> list[tuple[str, float, int, int]]:
     admin = User.objects.filter(username="bench-admin").first() or user_create(
         username="bench-admin", email="bench-admin@example.com", password=None, role=Role.ADMIN
     )
+    if not admin.mfa_enabled:
+        mfa_enrol(admin)  # admins must use a second factor (MFA_REQUIRED_FOR_ROLES)
     client = Client(HTTP_HOST="localhost")
-    client.force_login(admin)
+    staff_login(client, admin)  # a cookie session that has proved both factors
     user_id = User.objects.filter(username="user0000042").values_list("pk", flat=True).first() or admin.pk
     heavy_user_id = (
         User.objects.filter(username=scale_seed.username_of(1)).values_list("pk", flat=True).first()

@@ -160,7 +160,7 @@ def _indexes(table: str) -> set[str]:
 
 
 TRIGRAM = {"accounts_user_username_trgm", "accounts_user_email_trgm", "accounts_user_full_name_trgm"}
-SESSION = {"accounts_session_created_idx", "accounts_session_ip_idx"}
+SESSION = {"accounts_session_created_idx", "accounts_session_ip_idx", "accounts_session_reason_idx"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -192,3 +192,21 @@ def test_user_search_is_served_by_the_trigram_indexes_on_postgresql(user):
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert TRIGRAM <= {name for name in TRIGRAM if name in plan}, plan
+
+
+def test_deep_pages_fetch_the_keys_first_and_show_the_same_rows_in_order(staff, user, monkeypatch):
+    from accounts.admin import SessionAdmin
+    from core.pagination import EstimatedCountPaginator
+
+    sessions = old_sessions(user, 7)  # newest first
+    monkeypatch.setattr(SessionAdmin, "list_per_page", 3)
+    shallow = [s.pk for s in staff.get("/admin/accounts/session/", {"p": 2}).context["cl"].result_list]
+    monkeypatch.setattr(EstimatedCountPaginator, "KEYS_FIRST_FROM", 0)  # every page keys-first
+    with CaptureQueriesContext(connection) as queries:
+        page = staff.get("/admin/accounts/session/", {"p": 2})
+    deep = [s.pk for s in page.context["cl"].result_list]
+    assert shallow == deep == [s.pk for s in sessions[3:6]]
+    assert any('SELECT "accounts_session"."id" AS "pk"' in q["sql"] for q in queries.captured_queries)
+    last = staff.get("/admin/accounts/session/", {"p": 3}).context["cl"].result_list
+    assert [s.pk for s in last] == [sessions[6].pk]
+    assert "alice" in page.content.decode()  # rows still come with their user
