@@ -3,7 +3,7 @@
 from typing import Any, cast
 
 from django.core.exceptions import EmptyResultSet
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
@@ -22,7 +22,7 @@ class EstimatedCountPaginator(Paginator):
     # From this offset on, the two-step fetch (below it the plain query is as fast).
     KEYS_FIRST_FROM = 1000
 
-    def page(self, number):
+    def page(self, number) -> Page:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page
@@ -30,10 +30,10 @@ class EstimatedCountPaginator(Paginator):
             top = self.count
         queryset = self.object_list
         if bottom < self.KEYS_FIRST_FROM or not isinstance(queryset, QuerySet):
-            return self._get_page(queryset[bottom:top], number, self)
+            return Page(queryset[bottom:top], number, self)
         keys = list(queryset.values_list("pk", flat=True)[bottom:top])
         rows = {row.pk: row for row in queryset.filter(pk__in=keys)}
-        return self._get_page([rows[key] for key in keys if key in rows], number, self)
+        return Page([rows[key] for key in keys if key in rows], number, self)
 
     @cached_property
     def count(self) -> int:
