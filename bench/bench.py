@@ -281,9 +281,11 @@ class Processes:
         self._write()
 
 
-def run_checked(cmd: list[str], *, env: dict, cwd: Path, stdin: str | None = None, what: str) -> str:
+def run_checked(
+    cmd: list[str], *, env: dict, cwd: Path, stdin: str | None = None, what: str, timeout: float = 300
+) -> str:
     result = subprocess.run(  # noqa: S603
-        cmd, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=300, check=False
+        cmd, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
     )
     if result.returncode != 0:
         raise SystemExit(
@@ -486,7 +488,7 @@ def prepare(args, procs: Processes, logs_dir: Path) -> tuple[Service, Service]:
             f"== seeding Gatehouse: {args.seed_tokens} expired, blacklisted refresh-token records, "
             f"{args.seed_sessions} sessions, {args.seed_audit_events} chained audit events"
         )
-        run_checked(
+        seeded_out = run_checked(
             [
                 gh_python,
                 "bench/seed_tokens.py",
@@ -499,7 +501,10 @@ def prepare(args, procs: Processes, logs_dir: Path) -> tuple[Service, Service]:
             env=gh_env,
             cwd=ROOT,
             what="seed tokens",
+            timeout=3600,  # 5M chained audit events take minutes on a busy machine
         )
+        for line in seeded_out.splitlines():
+            log(f"   {line.strip()}")
 
     log("== seeding the benchmark users")
     gh = Service(

@@ -11,6 +11,7 @@ Needs Gatehouse's DJANGO_SETTINGS_MODULE and DATABASE_URL (PostgreSQL) in the en
 """
 
 import argparse
+import contextlib
 import os
 import sys
 from datetime import timedelta
@@ -54,7 +55,8 @@ def main() -> int:
     parser.add_argument("--audit-events", type=int, default=0)
     parser.add_argument("--users", type=int, default=0, help="accounts (default: sessions / 5)")
     args = parser.parse_args()
-    seed(args.tokens, sessions=args.sessions, audit_events=args.audit_events, users=args.users)
+    with contextlib.redirect_stderr(sys.stdout):  # progress lines on stdout, for bench.py's log
+        seed(args.tokens, sessions=args.sessions, audit_events=args.audit_events, users=args.users)
     return 0
 
 
