@@ -7,7 +7,7 @@ from typing import Any
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.encoding import force_str
@@ -42,6 +42,19 @@ def password_reset_user(*, uidb64: str, token: str) -> User | None:
     if user is None or not default_token_generator.check_token(user, token):
         return None
     return user
+
+
+def session_owned(*, session_id, user_id: int) -> QuerySet[Session]:
+    """The session with this id if it belongs to this user: found by its primary key, always.
+
+    The owner is compared as an expression (`user_id + 0`) that no index holds. Compared as the
+    plain column, the planner may pick the user's session index instead (its statistics say a
+    user has about one session), and then walks every session that user ever had, and every
+    dead row version each refresh leaves there until VACUUM: a refresh of an account with
+    thousands of sessions (a kiosk, a script) read hundreds of pages, and got slower with
+    every refresh (./bench/run --seed-sessions, README "Benchmarks").
+    """
+    return Session.objects.alias(owner=F("user_id") + 0).filter(pk=session_id, owner=user_id)
 
 
 def session_list_for_user(*, user_id: int) -> QuerySet[Session]:

@@ -35,6 +35,7 @@ from accounts.errors import (
 from accounts.lockout import lockout_retry_after, login_identifier
 from accounts.models import RevokeReason, Session, User
 from accounts.principal import Principal
+from accounts.selectors import session_owned
 from accounts.services.lockouts import known_address_record, login_failure_record
 from accounts.services.mfa import (
     METHODS,
@@ -263,9 +264,8 @@ def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[Principa
             )
             blacklisted = BlacklistedToken.objects.filter(token__jti=jti)
             swapped = (
-                Session.objects.filter(
-                    pk=session_id,
-                    user_id=user.pk,
+                session_owned(session_id=session_id, user_id=user.pk)
+                .filter(
                     refresh_jti=jti,
                     revoked_at__isnull=True,
                     expires_at__gt=now,
@@ -430,7 +430,7 @@ def session_revoke(
     if not is_uuid(str(session_id)):
         raise NotFound()
     with transaction.atomic():
-        session = Session.objects.select_for_update().filter(pk=session_id, user_id=user.pk).first()
+        session = session_owned(session_id=session_id, user_id=user.pk).select_for_update().first()
         if session is None:
             raise NotFound()
         revoked = _sessions_revoke([session], reason=reason)
