@@ -210,3 +210,44 @@ def test_deep_pages_fetch_the_keys_first_and_show_the_same_rows_in_order(staff, 
     last = staff.get("/admin/accounts/session/", {"p": 3}).context["cl"].result_list
     assert [s.pk for s in last] == [sessions[6].pk]
     assert "alice" in page.content.decode()  # rows still come with their user
+
+
+# --- The refresh path on a big session table ---------------------------------------------
+
+
+def test_refresh_finds_the_session_by_its_primary_key_however_many_sessions_its_user_has(user):
+    """A user's session index must never serve the refresh: the planner believes a user has
+    about one session (the average) and would walk all of theirs, dead row versions included."""
+    from accounts.selectors import session_owned
+
+    old_sessions(user, 200)
+    session, _ = session_open(user)
+    query = session_owned(session_id=session.pk, user_id=user.pk).filter(refresh_jti=session.refresh_jti)
+    assert list(query) == [session]
+    assert not session_owned(session_id=session.pk, user_id=user.pk + 1).exists()  # someone else's
+    if connection.vendor != "postgresql":
+        return  # the plan below is PostgreSQL's; on SQLite only the answers above count
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_session")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "accounts_session_pkey" in plan and "accounts_session_user" not in plan, plan
+
+
+def test_refresh_tokens_have_time_ordered_unique_jtis(user, api_client):
+    from accounts.tests.helpers import login
+
+    tokens = login(api_client, "alice")
+    jtis = []
+    for _ in range(5):
+        session = Session.objects.get(user=user)
+        jtis.append(session.refresh_jti)
+        response = api_client.post(
+            "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json"
+        )
+        assert response.status_code == HTTPStatus.OK, response.content
+        tokens = response.json()
+    assert len(set(jtis)) == 5 and jtis == sorted(jtis)
+    assert all(len(j) == 32 and int(j, 16) >= 0 for j in jtis)
+    assert all(OutstandingToken.objects.filter(jti=j).exists() for j in jtis)
