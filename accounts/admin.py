@@ -1,10 +1,14 @@
 """Staff run Gatehouse here. Every change goes through accounts.services, like the API."""
 
+import ipaddress
+from urllib.parse import urlencode
+
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.hashers import identify_hasher
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -13,7 +17,7 @@ from django.views.decorators.http import require_POST
 from django_tasks_db.admin import DBTaskResultAdmin  # registers the queue's admin, replaced below
 from django_tasks_db.models import DBTaskResult
 from rest_framework_simplejwt.token_blacklist import admin as simplejwt_admin
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import selectors
 from accounts.mail import password_reset_link
@@ -57,7 +61,14 @@ class LockedFilter(admin.SimpleListFilter):
         )
 
 
+# The user's page lists this many of their newest sessions; the rest are a link away.
+SESSION_INLINE_LIMIT = 20
+
+
 class SessionInline(admin.TabularInline):
+    """The user's newest SESSION_INLINE_LIMIT sessions: an account with thousands of logins
+    (a kiosk, a script) must not make its page render thousands of rows."""
+
     model = Session
     fields = ["device", "ip_address", "created_at", "last_used_at", "expires_at", "state"]
     readonly_fields = fields
@@ -65,7 +76,22 @@ class SessionInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     ordering = ["-created_at"]
-    verbose_name_plural = "Sessions (revoke from the Sessions page or with “Revoke all sessions”)"
+    verbose_name_plural = (
+        f"Newest {SESSION_INLINE_LIMIT} sessions (all of them under “Sessions” above; revoke on the "
+        "Sessions page or with “Revoke all sessions”)"
+    )
+
+    def get_formset(self, request, obj=None, **kwargs):
+        request._gatehouse_inline_user = obj  # per request: the inline object is shared
+        return super().get_formset(request, obj, **kwargs)
+
+    def get_queryset(self, request):
+        sessions = super().get_queryset(request)
+        user = getattr(request, "_gatehouse_inline_user", None)
+        if user is None:
+            return sessions.none()
+        newest = Session.objects.filter(user=user).order_by("-created_at").values_list("pk", flat=True)
+        return sessions.filter(pk__in=list(newest[:SESSION_INLINE_LIMIT]))
 
     @admin.display(description="device")
     def device(self, session: Session) -> str:
@@ -102,11 +128,12 @@ class UserAdmin(admin.ModelAdmin):
         "last_login",
         "date_joined",
         "locked_status",
+        "sessions",
         "history",
     ]
     fieldsets = [
         (None, {"fields": ["username", "email", "password_summary", "full_name"]}),
-        ("Access", {"fields": ["role", "is_active", "locked_status"]}),
+        ("Access", {"fields": ["role", "is_active", "locked_status", "sessions"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
         ("What happened", {"fields": ["history"]}),
     ]
@@ -145,6 +172,12 @@ class UserAdmin(admin.ModelAdmin):
     @admin.display(description="locked out")
     def locked_status(self, user: User) -> str:
         return "yes: use “Unlock” above" if selectors.user_is_locked(user=user) else "no"
+
+    @admin.display(description="sessions")
+    def sessions(self, user: User):
+        live = selectors.session_count_live(user_id=user.pk)
+        url = reverse("admin:accounts_session_changelist") + "?" + urlencode({"q": user.username})
+        return format_html('{} live; <a href="{}">every session of {}</a>', live, url, user.username)
 
     @admin.display(description="audit log")
     def history(self, user: User):
@@ -221,6 +254,13 @@ class UserAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:accounts_user_change", args=[user.pk]))
 
 
+def _ip_address(term: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(term))
+    except ValueError:
+        return None
+
+
 def _error_text(exc: ServiceError) -> str:
     return " ".join(m for messages_ in (exc.errors or {}).values() for m in messages_) or exc.message
 
@@ -238,14 +278,27 @@ class SessionAdmin(admin.ModelAdmin):
         "revoked_at",
     ]
     list_filter = ["revoked_reason", "remember_me"]
-    search_fields = ["=user__username", "=ip_address"]
-    search_help_text = "Exact username or IP address."
+    search_fields = ["user__username", "ip_address"]  # see get_search_results
+    search_help_text = "Exact username (any case) or IP address."
     list_select_related = ["user"]
     ordering = ["-created_at"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     readonly_fields = [f.name for f in Session._meta.fields if f.name != "refresh_jti"]
     exclude = ["refresh_jti"]
     actions = ["revoke_selected"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Index lookups only: the username through its unique LOWER() index, then the user's
+        # sessions through theirs; Django's "=" search (UPPER(col) = UPPER(term)) uses neither.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(user__in=selectors.users_named(term).values("pk"))
+        address = _ip_address(term)
+        if address is not None:
+            match |= Q(ip_address=address)
+        return queryset.filter(match), False
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -272,9 +325,45 @@ class SessionAdmin(admin.ModelAdmin):
 admin.site.unregister(BlacklistedToken)
 
 
+# simplejwt's token pages order by user (a sort of every row), count every row and search with
+# "contains" on ids and jtis (a scan): newest first, estimated counts and exact lookups instead.
+admin.site.unregister(OutstandingToken)
+
+
+def _token_search(term: str, prefix: str = "") -> Q | None:
+    """Exact jti, or a user's exact id or username (any case): index lookups."""
+    term = term.strip()
+    if not term:
+        return None
+    match = Q(**{f"{prefix}jti": term}) | Q(**{f"{prefix}user__in": selectors.users_named(term).values("pk")})
+    if term.isdigit() and len(term) < 19:
+        match |= Q(**{f"{prefix}user_id": int(term)})
+    return match
+
+
+@admin.register(OutstandingToken)
+class OutstandingTokenAdmin(simplejwt_admin.OutstandingTokenAdmin):
+    ordering = ["-id"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    search_help_text = "Exact jti, user id or username."
+
+    def get_search_results(self, request, queryset, search_term):
+        match = _token_search(search_term)
+        return (queryset if match is None else queryset.filter(match)), False
+
+
 @admin.register(BlacklistedToken)
 class BlacklistedTokenAdmin(simplejwt_admin.BlacklistedTokenAdmin):
     raw_id_fields = ["token"]
+    ordering = ["-id"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    search_help_text = "Exact jti, user id or username."
+
+    def get_search_results(self, request, queryset, search_term):
+        match = _token_search(search_term, prefix="token__")
+        return (queryset if match is None else queryset.filter(match)), False
 
     def save_model(self, request, obj, form, change):
         session_end_for_blacklisted_token(

@@ -65,7 +65,11 @@ class User(AbstractBaseUser):
         ]
         indexes = [
             models.Index(fields=["role"], name="accounts_user_role_idx"),
-            models.Index(fields=["-date_joined"], name="accounts_user_joined_idx"),
+            # Newest first with the key (the admin's and the admin API's order): deep pages are
+            # an index-only scan (core.pagination).
+            models.Index(fields=["-date_joined", "-id"], name="accounts_user_joined_id_idx"),
+            # On PostgreSQL, migration 0011 also adds trigram indexes (pg_trgm) for the admin's
+            # "contains" search on username, email and full name; they are not in this state.
         ]
 
     def __str__(self) -> str:
@@ -128,6 +132,16 @@ class Session(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="accounts_session_user_idx"),
             models.Index(fields=["expires_at"], name="accounts_session_expires_idx"),
+            # The admin's Sessions page: newest first, and its exact-IP search.
+            models.Index(fields=["-created_at", "-id"], name="accounts_session_created_idx"),
+            models.Index(fields=["ip_address"], name="accounts_session_ip_idx"),
+            # Its "revoked reason" filter; partial, so live sessions (refreshed all the time)
+            # never write to it.
+            models.Index(
+                fields=["revoked_reason", "-created_at", "-id"],
+                condition=~models.Q(revoked_reason=""),
+                name="accounts_session_reason_idx",
+            ),
         ]
 
     def __str__(self) -> str:

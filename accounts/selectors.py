@@ -8,7 +8,7 @@ from typing import Any
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.encoding import force_str
@@ -44,6 +44,19 @@ def password_reset_user(*, uidb64: str, token: str) -> User | None:
     if user is None or not default_token_generator.check_token(user, token):
         return None
     return user
+
+
+def session_owned(*, session_id, user_id: int) -> QuerySet[Session]:
+    """The session with this id if it belongs to this user: found by its primary key, always.
+
+    The owner is compared as an expression (`user_id + 0`) that no index holds. Compared as the
+    plain column, the planner may pick the user's session index instead (its statistics say a
+    user has about one session), and then walks every session that user ever had, and every
+    dead row version each refresh leaves there until VACUUM: a refresh of an account with
+    thousands of sessions (a kiosk, a script) read hundreds of pages, and got slower with
+    every refresh (./bench/run --seed-sessions, README "Benchmarks").
+    """
+    return Session.objects.alias(owner=F("user_id") + 0).filter(pk=session_id, owner=user_id)
 
 
 def session_list_for_user(*, user_id: int) -> QuerySet[Session]:
@@ -176,3 +189,16 @@ def with_locked(users: QuerySet[User]) -> QuerySet[User]:
         .filter(failures__gte=settings.AXES_ACCOUNT_FAILURE_LIMIT)
     )
     return users.annotate(is_locked=Exists(by_pair) | Exists(by_account))
+
+
+def users_named(name: str) -> QuerySet[User]:
+    """The user with this username, in any case: one lookup in the unique LOWER() index."""
+    return User.objects.alias(username_l=Lower("username")).filter(username_l=name.strip().lower())
+
+
+def session_count_live(*, user_id: int) -> int:
+    """How many of the user's sessions are live (through the user's session index)."""
+    now = timezone.now()
+    return Session.objects.filter(
+        user_id=user_id, revoked_at__isnull=True, expires_at__gt=now, absolute_expires_at__gt=now
+    ).count()

@@ -3,6 +3,7 @@ signs with the key store's current key, naming it in the `kid` header (accounts.
 
 import copy
 import hashlib
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -93,12 +94,24 @@ class SessionRefreshToken(Token):
     def get_token_backend(self) -> TokenBackend:
         return token_backend
 
+    def set_jti(self) -> None:
+        self.payload[api_settings.JTI_CLAIM] = time_ordered_jti()
+
 
 class SessionAccessToken(AccessToken):
     token_type = "access"
 
     def get_token_backend(self) -> TokenBackend:
         return token_backend
+
+
+def time_ordered_jti() -> str:
+    """32 hex digits like simplejwt's uuid4().hex, but time-ordered: the clock in milliseconds
+    (12 digits), then 80 random bits. Every refresh records its new jti in the outstanding-token
+    table's jti indexes; random keys land on a random page of those indexes each time, which on
+    millions of rows is rarely in PostgreSQL's cache, while ordered keys all go to the same
+    right-hand page (as the row ids do). 80 random bits per millisecond keep them unique."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 REMEMBER_ME_CLAIM = "rmb"

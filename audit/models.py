@@ -97,6 +97,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["ip_address"], name="audit_ip_idx"),
             models.Index(fields=["request_id"], name="audit_request_id_idx"),
             models.Index(fields=["outcome", "-id"], name="audit_outcome_id_idx"),
+            models.Index(fields=["actor_kind", "-id"], name="audit_actor_kind_id_idx"),
         ]
 
     def __str__(self) -> str:

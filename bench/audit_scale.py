@@ -33,12 +33,12 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
 import django  # noqa: E402
@@ -49,23 +49,15 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from scale_seed import EVENTS, USER_AGENT, empty_log, seed_chained  # noqa: E402
 
 from audit.models import ActorKind, AuditEvent, Event  # noqa: E402
 from audit.selectors import audit_chain_verify  # noqa: E402
 from audit.services import (  # noqa: E402
-    GENESIS_HASH,
-    HASH_VERSION,
     audit_record,
-    canonical_json,
-    chain_for,
-    event_hash,
     scrub,
-    stored_event_hash,
 )
 from core.request import RequestMeta  # noqa: E402
-
-EVENTS = [Event.LOGIN_SUCCEEDED, Event.TOKEN_REFRESHED, Event.LOGOUT, Event.LOGIN_FAILED]
-USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) bench/audit-scale"
 
 
 def say(message: str) -> None:
@@ -91,11 +83,6 @@ def seed_users(count: int) -> list[tuple[int, str]]:
             )
         cursor.execute("SELECT id, username FROM accounts_user WHERE username LIKE 'audituser%%' ORDER BY id")
         return [tuple(row) for row in cursor.fetchall()][:count]
-
-
-def empty_log() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE audit_auditevent, audit_auditchainhead RESTART IDENTITY")
 
 
 # --- Write throughput ------------------------------------------------------------------------
@@ -220,96 +207,7 @@ def run_mode(mode: str, *, chains: int, args, users) -> dict:
     return result
 
 
-# --- Seeding and verify --------------------------------------------------------------------
-
-
-def seed_chained(count: int, users: list[tuple[int, str]], chains: int, batch: int = 50000) -> None:
-    """COPY `count` valid chained events spread over `chains` chains, and their heads."""
-    empty_log()
-    rng = random.Random(7)
-    chain_of_user = {uid: chain_for(event=AuditEvent(target_ref=uid), chains=chains) for uid, _ in users}
-    heads = {c: (0, GENESIS_HASH) for c in range(chains)}
-    start = timezone.now() - timedelta(seconds=count // 100)
-    columns = (
-        "chain, seq, hash_version, timestamp, event, outcome, actor_id, actor_ref, actor_kind, actor_label, "
-        "target_user_id, target_ref, target_label, ip_address, user_agent, request_id, details, prev_hash, hash"
-    )
-    written = 0
-    began = time.monotonic()
-    raw = connection.cursor().cursor  # psycopg's own cursor, for COPY
-    # Secondary indexes are rebuilt after the load (faster than maintaining them row by row); the
-    # primary key and the (chain, seq) unique index stay.
-    raw.execute(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'audit_auditevent' "
-        "AND indexname NOT IN ('audit_auditevent_pkey', 'audit_chain_seq_uniq')"
-    )
-    secondary = raw.fetchall()
-    raw.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-    superuser = raw.fetchone()[0]
-    with transaction.atomic():
-        raw.execute("SET LOCAL statement_timeout = 0")
-        if superuser:
-            # No per-row foreign-key triggers: the target users were just created above.
-            raw.execute("SET LOCAL session_replication_role = replica")
-        for name, _ in secondary:
-            raw.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
-        with raw.copy(f"COPY audit_auditevent ({columns}) FROM STDIN") as copy:
-            for i in range(count):
-                uid, username = users[rng.randrange(len(users))]
-                chain = chain_of_user[uid]
-                seq, prev = heads[chain]
-                seq += 1
-                event = EVENTS[i % 4]
-                outcome = "failure" if event == Event.LOGIN_FAILED else "success"
-                when = start + timedelta(microseconds=10000 * i)
-                ip = f"10.{i % 250}.{(i // 250) % 250}.{1 + i % 249}"
-                request_id = f"{i:016x}"
-                details = {"remember_me": False} if i % 3 else {}
-                fields = {
-                    "event": str(event),
-                    "outcome": outcome,
-                    "actor_id": uid,
-                    "actor_kind": "user",
-                    "actor_label": username,
-                    "target_user_id": uid,
-                    "target_label": username,
-                    "ip_address": ip,
-                    "user_agent": USER_AGENT,
-                    "request_id": request_id,
-                    "details": details,
-                }
-                if i % 1000 == 0:  # the writer's own formula, now and then
-                    digest = event_hash(prev_hash=prev, chain=chain, seq=seq, timestamp=when, fields=fields)
-                else:  # its byte-exact fast twin (audit/tests/test_chains.py pins the two together)
-                    digest = stored_event_hash(
-                        prev, chain, seq, HASH_VERSION, when.isoformat(), canonical_json(details),
-                        uid, "user", username, str(event), ip, outcome, request_id, username, uid, USER_AGENT,
-                    )  # fmt: skip
-                copy.write_row(
-                    (
-                        chain, seq, HASH_VERSION, when, str(event), outcome, uid, uid, "user", username,
-                        uid, uid, username, ip, USER_AGENT, request_id, json.dumps(details), prev, digest,
-                    )
-                )  # fmt: skip
-                heads[chain] = (seq, digest)
-                written += 1
-                if written % 500000 == 0:
-                    say(f"  seeded {written} events ({written / (time.monotonic() - began):.0f}/s)")
-        for chain, (seq, digest) in heads.items():
-            raw.execute(
-                "INSERT INTO audit_auditchainhead (id, last_seq, last_hash, anchor_seq, anchor_hash) "
-                "VALUES (%s, %s, %s, 0, %s)",
-                [chain, seq, digest, GENESIS_HASH],
-            )
-    say(f"  copied {written} events in {time.monotonic() - began:.0f}s; rebuilding indexes")
-    with transaction.atomic():
-        raw.execute("SET LOCAL statement_timeout = 0")
-        raw.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        for _, definition in secondary:
-            raw.execute(definition)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE audit_auditevent")
-    say(f"seeded {count} chained events in {chains} chains in {time.monotonic() - began:.0f}s")
+# --- Verify ------------------------------------------------------------------------------
 
 
 def time_verify() -> tuple[float, float, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import fcntl
 import http.client
 import json
 import os
@@ -211,6 +212,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=env_number("BENCH_SEED_TOKENS", 0),
         help="first fill Gatehouse's outstanding-token and blacklist tables with N expired rows (scale check)",
     )
+    parser.add_argument(
+        "--seed-sessions",
+        type=int,
+        default=env_number("BENCH_SEED_SESSIONS", 0),
+        help="first seed N sessions (mostly expired or revoked, 5%% live) over N/5 accounts, with their token rows",
+    )
+    parser.add_argument(
+        "--seed-audit-events",
+        type=int,
+        default=env_number("BENCH_SEED_AUDIT_EVENTS", 0),
+        help="first seed N valid chained audit events (COPY) over the seeded accounts",
+    )
+    parser.add_argument(
+        "--lock",
+        default=os.environ.get("BENCH_LOCK", ""),
+        help="hold an exclusive flock on this file while measuring only (after seeding and start-up)",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.duration, args.rounds = 1.0, 1
@@ -265,9 +283,11 @@ class Processes:
         self._write()
 
 
-def run_checked(cmd: list[str], *, env: dict, cwd: Path, stdin: str | None = None, what: str) -> str:
+def run_checked(
+    cmd: list[str], *, env: dict, cwd: Path, stdin: str | None = None, what: str, timeout: float = 300
+) -> str:
     result = subprocess.run(  # noqa: S603
-        cmd, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=300, check=False
+        cmd, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
     )
     if result.returncode != 0:
         raise SystemExit(
@@ -465,14 +485,28 @@ def prepare(args, procs: Processes, logs_dir: Path) -> tuple[Service, Service]:
         if proc.returncode != 0:
             raise SystemExit(f"error: {name} migrate failed:\n{out[-3000:]}")
 
-    if args.seed_tokens:
-        log(f"== seeding {args.seed_tokens} expired, blacklisted refresh-token records into Gatehouse")
-        run_checked(
-            [gh_python, "bench/seed_tokens.py", str(args.seed_tokens)],
+    if args.seed_tokens or args.seed_sessions or args.seed_audit_events:
+        log(
+            f"== seeding Gatehouse: {args.seed_tokens} expired, blacklisted refresh-token records, "
+            f"{args.seed_sessions} sessions, {args.seed_audit_events} chained audit events"
+        )
+        seeded_out = run_checked(
+            [
+                gh_python,
+                "bench/seed_tokens.py",
+                str(args.seed_tokens),
+                "--sessions",
+                str(args.seed_sessions),
+                "--audit-events",
+                str(args.seed_audit_events),
+            ],
             env=gh_env,
             cwd=ROOT,
             what="seed tokens",
+            timeout=3600,  # 5M chained audit events take minutes on a busy machine
         )
+        for line in seeded_out.splitlines():
+            log(f"   {line.strip()}")
 
     log("== seeding the benchmark users")
     gh = Service(
@@ -905,8 +939,19 @@ def main(argv: list[str]) -> int:
 
     load_before = os.getloadavg()[0]
     procs = Processes(pidfile)
+    lock_file = None
+    lock_wait = 0.0
     try:
         gh, peer = prepare(args, procs, logs_dir)
+        if args.lock:
+            # Seeding and start-up done: only the measurement waits for (and holds) the lock that
+            # keeps benchmarks on a shared machine from overlapping.
+            log(f"== waiting for the measurement lock {args.lock}")
+            waited = time.monotonic()
+            lock_file = open(args.lock, "a")  # held until the measurement ends
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            lock_wait = round(time.monotonic() - waited, 1)
+            load_before = os.getloadavg()[0]
         selected = [s for s in SCENARIOS if s.key in args.scenarios]
         runs: dict[str, dict[str, list]] = {s.key: {"gatehouse": [], "peer": []} for s in selected}
         errors: dict[str, dict[str, str | None]] = {
@@ -984,6 +1029,8 @@ def main(argv: list[str]) -> int:
         }
     finally:
         procs.stop_all()
+        if lock_file is not None:
+            lock_file.close()  # releases the flock
 
     baseline = rows.get("baseline", {}).get("gatehouse")
     for row in rows.values():
@@ -1011,6 +1058,9 @@ def main(argv: list[str]) -> int:
             "gunicorn_workers": args.workers,
             "smoke": args.smoke,
             "seed_tokens": args.seed_tokens,
+            "seed_sessions": args.seed_sessions,
+            "seed_audit_events": args.seed_audit_events,
+            "lock_wait_s": lock_wait,
             "cpus": os.cpu_count(),
             "load_average_1m_before": load_before,
             "load_average_1m_after": os.getloadavg()[0],

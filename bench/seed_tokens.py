@@ -1,16 +1,23 @@
-"""Seed N expired refresh-token records, each blacklisted, straight into Gatehouse's database.
+"""Fill Gatehouse's database for the refresh scale check (`./bench/run --seed-*`).
 
-The scale check: refresh throughput with a million rows in the outstanding-token and
-blacklist tables should match an empty database (indexes carry it), and `auth_cleanup`
-should remove them in short batches. Usage: python bench/seed_tokens.py N
-(with Gatehouse's DJANGO_SETTINGS_MODULE and DATABASE_URL in the environment).
+  python bench/seed_tokens.py TOKENS [--sessions N] [--audit-events N] [--users N]
+
+TOKENS expired refresh-token records, each blacklisted (the tokens sessions rotated away from);
+with --sessions, N sessions over --users accounts (mostly expired or revoked, 5 % live, a few
+accounts with thousands each), each with its current token's record; with --audit-events, N
+valid chained audit events over those accounts (COPY, AUDIT_CHAINS chains; the log is emptied
+first). Set-based SQL and COPY: the issue's scale (1M sessions, 5M events) takes minutes.
+Needs Gatehouse's DJANGO_SETTINGS_MODULE and DATABASE_URL (PostgreSQL) in the environment.
 """
 
+import argparse
+import contextlib
 import os
 import sys
-import time
+from datetime import timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
@@ -18,47 +25,40 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+import scale_seed  # noqa: E402
 
 
-def seed(count: int, chunk: int = 250_000) -> None:
-    start = time.monotonic()
-    with connection.cursor() as cursor:
-        cursor.execute("SET statement_timeout = 0")
-        cursor.execute("SELECT coalesce(max(id), 0) FROM token_blacklist_outstandingtoken")
-        base = cursor.fetchone()[0]
-        for first in range(1, count + 1, chunk):
-            last = min(count, first + chunk - 1)
-            cursor.execute(
-                """
-                INSERT INTO token_blacklist_outstandingtoken (id, user_id, jti, token, created_at, expires_at)
-                SELECT %s + g, NULL, md5('seed' || g), 'sha256:' || md5(g::text), now() - interval '40 days',
-                       now() - interval '1 day' - (g || ' seconds')::interval
-                FROM generate_series(%s, %s) AS g
-                """,
-                [base, first, last],
-            )
-            cursor.execute(
-                """
-                INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at)
-                SELECT %s + g, now() - interval '39 days' FROM generate_series(%s, %s) AS g
-                """,
-                [base, first, last],
-            )
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence('token_blacklist_outstandingtoken', 'id'), "
-            "(SELECT max(id) FROM token_blacklist_outstandingtoken))"
-        )
-        # Let PostgreSQL settle before anything is measured: no autovacuum or checkpoint of these
-        # two million fresh rows running under the benchmark.
-        cursor.execute("VACUUM (ANALYZE) token_blacklist_outstandingtoken")
-        cursor.execute("VACUUM (ANALYZE) token_blacklist_blacklistedtoken")
-        cursor.execute("CHECKPOINT")
-    print(
-        f"seeded {count} outstanding + {count} blacklisted tokens in {time.monotonic() - start:.1f}s",
-        file=sys.stderr,
-    )
+def seed(count: int, *, sessions: int = 0, audit_events: int = 0, users: int = 0) -> None:
+    """`count` blacklisted token records (ownerless unless accounts are seeded too), then sessions
+    and audit events over `users` seeded accounts (a fifth of the sessions when not given)."""
+    tables = ["token_blacklist_outstandingtoken", "token_blacklist_blacklistedtoken"]
+    accounts: list[tuple[int, str]] = []
+    if sessions or audit_events:
+        accounts = scale_seed.seed_users(users or max(sessions // 5, 1000), prefix="scaleuser")
+        tables.append("accounts_user")
+    if sessions:
+        scale_seed.seed_sessions(sessions, accounts)
+        tables.append("accounts_session")
+    if count:
+        scale_seed.seed_tokens(count, accounts)
+    if audit_events:
+        # 90 days of history: as many events as a busy deployment keeps.
+        scale_seed.seed_chained(audit_events, accounts, span=timedelta(days=90))
+        tables += ["audit_auditevent", "audit_auditchainhead"]
+    scale_seed.settle(tables)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tokens", type=int, help="expired, blacklisted refresh-token records")
+    parser.add_argument("--sessions", type=int, default=0)
+    parser.add_argument("--audit-events", type=int, default=0)
+    parser.add_argument("--users", type=int, default=0, help="accounts (default: sessions / 5)")
+    args = parser.parse_args()
+    with contextlib.redirect_stderr(sys.stdout):  # progress lines on stdout, for bench.py's log
+        seed(args.tokens, sessions=args.sessions, audit_events=args.audit_events, users=args.users)
+    return 0
 
 
 if __name__ == "__main__":
-    seed(int(sys.argv[1]))
+    sys.exit(main())

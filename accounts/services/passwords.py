@@ -13,8 +13,8 @@ from accounts import hooks
 from accounts.emails import email_lookup_key
 from accounts.errors import RESET_LINK_INVALID, WRONG_CURRENT_PASSWORD, CurrentPasswordWrong
 from accounts.mail import mail_send_later, mail_skip_later
-from accounts.models import RevokeReason, Session, User
-from accounts.selectors import password_reset_user
+from accounts.models import RevokeReason, User
+from accounts.selectors import password_reset_user, session_owned
 from accounts.services.history import password_history_check, password_history_record
 from accounts.services.sessions import session_revoke, session_start, sessions_revoke_all_locked
 from accounts.services.users import password_check
@@ -79,7 +79,7 @@ def _password_change_failed(*, user: User, session_id: str | None, meta: Request
             target=user,
             details={"session_id": session_id},
         )
-        session = Session.objects.filter(pk=session_id, user_id=user.pk).first() if session_id else None
+        session = session_owned(session_id=session_id, user_id=user.pk).first() if session_id else None
         since = now - settings.AXES_COOLOFF_TIME
         if session is not None:
             since = max(since, session.created_at)

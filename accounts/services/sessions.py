@@ -35,6 +35,7 @@ from accounts.errors import (
 from accounts.lockout import lockout_retry_after, login_identifier
 from accounts.models import RevokeReason, Session, User
 from accounts.principal import Principal
+from accounts.selectors import session_owned
 from accounts.services.lockouts import known_address_record, login_failure_record
 from accounts.services.mfa import (
     METHODS,
@@ -280,7 +281,8 @@ def refresh_token_rotate(*, raw_token: str, meta: RequestMeta) -> tuple[Principa
 def _rotation_swap(*, session_id: str, user_id: int, jti: str, pair: TokenPair, now: datetime) -> bool:
     """Rotation's writes, all or none: swap the session's current jti to the new token's only
     if the presented token is that jti, the session is live (absolute deadline included) and
-    belongs to the user, and staff have not blacklisted the token; then record the new refresh
+    belongs to the user (compared as an expression, so the session is found by its primary key:
+    see selectors.session_owned), and staff have not blacklisted the token; then record the new refresh
     token and blacklist the old. Whether the swap happened.
 
     On PostgreSQL one statement (data-modifying CTEs: the records are written only when the
@@ -303,7 +305,7 @@ def _rotation_swap(*, session_id: str, user_id: int, jti: str, pair: TokenPair, 
             f"""
             WITH swapped AS (
                 UPDATE {session} SET refresh_jti = %(new)s, last_used_at = %(now)s, expires_at = %(exp)s
-                WHERE id = %(sid)s AND user_id = %(uid)s AND refresh_jti = %(old)s
+                WHERE id = %(sid)s AND user_id + 0 = %(uid)s AND refresh_jti = %(old)s
                   AND revoked_at IS NULL AND expires_at > %(now)s AND absolute_expires_at > %(now)s
                   AND NOT EXISTS (
                       SELECT 1 FROM {blacklist} b JOIN {outstanding} o ON o.id = b.token_id
@@ -345,9 +347,8 @@ def _rotation_swap_portable(
     OutstandingToken.objects.create(**(pair.refresh_record or {}))
     blacklisted = BlacklistedToken.objects.filter(token__jti=jti)
     swapped = (
-        Session.objects.filter(
-            pk=session_id,
-            user_id=user_id,
+        session_owned(session_id=session_id, user_id=user_id)
+        .filter(
             refresh_jti=jti,
             revoked_at__isnull=True,
             expires_at__gt=now,
@@ -502,7 +503,7 @@ def session_revoke(
     if not is_uuid(str(session_id)):
         raise NotFound()
     with transaction.atomic():
-        session = Session.objects.select_for_update().filter(pk=session_id, user_id=user.pk).first()
+        session = session_owned(session_id=session_id, user_id=user.pk).select_for_update().first()
         if session is None:
             raise NotFound()
         revoked = _sessions_revoke([session], reason=reason)
