@@ -49,7 +49,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from scale_seed import EVENTS, USER_AGENT, empty_log, seed_chained  # noqa: E402
+from scale_seed import EVENTS, USER_AGENT, empty_log, seed_chained, seed_users  # noqa: E402
 
 from audit.models import ActorKind, AuditEvent, Event  # noqa: E402
 from audit.selectors import audit_chain_verify  # noqa: E402
@@ -63,26 +63,6 @@ from core.request import RequestMeta  # noqa: E402
 def say(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
-
-
-def seed_users(count: int) -> list[tuple[int, str]]:
-    """`count` users (set-based insert), returned as (id, username)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM accounts_user WHERE username LIKE 'audituser%%'")
-        have = cursor.fetchone()[0]
-        if have < count:
-            cursor.execute(
-                """
-                INSERT INTO accounts_user (password, username, email, full_name, role, is_active, date_joined,
-                                          mfa_enabled, email_verified)
-                SELECT '!', 'audituser' || lpad(g::text, 7, '0'), 'audituser' || g || '@example.com', '',
-                       'user', true, now(), false, false
-                FROM generate_series(%s, %s) AS g
-                """,
-                [have + 1, count],
-            )
-        cursor.execute("SELECT id, username FROM accounts_user WHERE username LIKE 'audituser%%' ORDER BY id")
-        return [tuple(row) for row in cursor.fetchall()][:count]
 
 
 # --- Write throughput ------------------------------------------------------------------------
@@ -263,7 +243,7 @@ def main() -> int:
         raise SystemExit("error: this benchmark needs PostgreSQL (DATABASE_URL)")
 
     call_command("migrate", verbosity=0)
-    users = seed_users(args.users)
+    users = seed_users(args.users, prefix="audituser")
     if args.seed:
         seed_chained(args.seed, users, args.chains)
         result = {"seeded": args.seed, "chains": args.chains}
