@@ -52,8 +52,10 @@ def bounced_env(django_db_setup, django_db_blocker):
     pgbouncer_admin(f'RESUME "{connection.settings_dict["NAME"]}"')
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def bounced(bounced_env, tmp_path_factory):
+    """Per test: each test's database is emptied afterwards, signing keys included, and a
+    server kept across tests would sign with a key the next test's database no longer has."""
     server = start_gunicorn(tmp_path_factory.mktemp("pgbouncer"), extra_env={**UNLIMITED, **bounced_env})
     yield server
     stop_gunicorn(server)
