@@ -108,6 +108,7 @@ def test_bench_smoke_mode_writes_a_well_formed_table_and_json(tmp_path):
             assert isinstance(numbers["rps"], float) and isinstance(numbers["p99_ms"], float)
         assert isinstance(row["gatehouse_over_peer"], float)
     assert [t["scenario"] for t in report["targets"]] == [
+        "baseline",
         "jwt_me",
         "apikey_me",
         "refresh",
@@ -116,5 +117,6 @@ def test_bench_smoke_mode_writes_a_well_formed_table_and_json(tmp_path):
         "introspect",
     ]
     assert {t["result"] for t in report["targets"]} <= {"PASS", "MISS"}
+    assert [t["threshold"] for t in report["targets"]] == [1.0, 2.0, 1.5, 1.3, 0.9, 0.8, 0.8]
     assert "Targets:" in result.stdout
     assert str(reports[0]) in result.stdout
