@@ -21,6 +21,8 @@ import logging
 
 from django.db import DatabaseError, migrations, models
 
+from core.migration_ops import concurrently
+
 logger = logging.getLogger("gatehouse.accounts")
 
 USER_JOINED_OLD = models.Index(fields=["-date_joined"], name="accounts_user_joined_idx")
@@ -41,17 +43,13 @@ TRIGRAM_COLUMNS = {
 }
 
 
-def _concurrently(schema_editor) -> dict:
-    return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
-
-
 def create_indexes(apps, schema_editor):
     user = apps.get_model("accounts", "User")
-    schema_editor.add_index(user, USER_JOINED, **_concurrently(schema_editor))
-    schema_editor.remove_index(user, USER_JOINED_OLD, **_concurrently(schema_editor))
+    schema_editor.add_index(user, USER_JOINED, **concurrently(schema_editor))
+    schema_editor.remove_index(user, USER_JOINED_OLD, **concurrently(schema_editor))
     session = apps.get_model("accounts", "Session")
     for index in SESSION_INDEXES:
-        schema_editor.add_index(session, index, **_concurrently(schema_editor))
+        schema_editor.add_index(session, index, **concurrently(schema_editor))
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
@@ -74,10 +72,10 @@ def drop_indexes(apps, schema_editor):
                 cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
     session = apps.get_model("accounts", "Session")
     for index in SESSION_INDEXES:
-        schema_editor.remove_index(session, index, **_concurrently(schema_editor))
+        schema_editor.remove_index(session, index, **concurrently(schema_editor))
     user = apps.get_model("accounts", "User")
-    schema_editor.add_index(user, USER_JOINED_OLD, **_concurrently(schema_editor))
-    schema_editor.remove_index(user, USER_JOINED, **_concurrently(schema_editor))
+    schema_editor.add_index(user, USER_JOINED_OLD, **concurrently(schema_editor))
+    schema_editor.remove_index(user, USER_JOINED, **concurrently(schema_editor))
 
 
 class Migration(migrations.Migration):

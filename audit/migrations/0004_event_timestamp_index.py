@@ -6,21 +6,9 @@ it, so the build must not block inserts (plain CREATE INDEX elsewhere, e.g. SQLi
 
 from django.db import migrations, models
 
+from core.migration_ops import add_index_concurrently
+
 INDEX = models.Index(fields=["event", "timestamp"], name="audit_event_timestamp_idx")
-
-
-def _concurrently(schema_editor) -> dict:
-    return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
-
-
-def create_index(apps, schema_editor):
-    model = apps.get_model("audit", "AuditEvent")
-    schema_editor.add_index(model, INDEX, **_concurrently(schema_editor))
-
-
-def drop_index(apps, schema_editor):
-    model = apps.get_model("audit", "AuditEvent")
-    schema_editor.remove_index(model, INDEX, **_concurrently(schema_editor))
 
 
 class Migration(migrations.Migration):
@@ -30,9 +18,4 @@ class Migration(migrations.Migration):
         ("audit", "0003_event_refs"),
     ]
 
-    operations = [
-        migrations.SeparateDatabaseAndState(
-            state_operations=[migrations.AddIndex(model_name="auditevent", index=INDEX)],
-            database_operations=[migrations.RunPython(create_index, drop_index)],
-        ),
-    ]
+    operations = [add_index_concurrently("audit", "AuditEvent", INDEX)]
