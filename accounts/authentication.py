@@ -1,5 +1,8 @@
 """Session JWTs, on simplejwt's authentication class and its hooks."""
 
+from collections.abc import Callable
+from typing import Any
+
 from rest_framework.authentication import get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -16,6 +19,7 @@ from accounts.throttling import (
     forecast_buckets,
 )
 from accounts.tokens import access_token_decode
+from core.cache import cache_get_many
 
 API_KEY_PREFIX = "gk_"
 
@@ -44,8 +48,8 @@ class SessionJWTAuthentication(JWTAuthentication):
 
     simplejwt's `authenticate` runs the hooks below: the header (any case of "Bearer"), the
     raw token (None for an API key, `gk_...`, so the API-key class can take it), the token
-    checked by accounts.tokens, and the user: a `Principal` from the shared cache, never a
-    database row.
+    checked by accounts.tokens; then the user, a `Principal` from the shared cache (never a
+    database row), read in the request's one round trip (`_principal` passes `get_user` that read).
     """
 
     www_authenticate_realm = "gatehouse"
@@ -82,14 +86,7 @@ class SessionJWTAuthentication(JWTAuthentication):
             if isinstance(role, str)
             else []
         )
-        try:
-            return auth_state.principal_get(
-                user_id=str(token["sub"]),
-                session_id=str(token["sid"]),
-                read=lambda keys: auth_read(django_request, keys, buckets),
-            )
-        except TokenNotValid as exc:
-            raise AuthenticationFailed(exc.message, code=exc.code) from None
+        return self.get_user(token, read=lambda keys: auth_read(django_request, keys, buckets))
 
     def get_header(self, request: Request) -> bytes:
         return get_authorization_header(request)
@@ -106,10 +103,13 @@ class SessionJWTAuthentication(JWTAuthentication):
         except TokenNotValid as exc:
             raise AuthenticationFailed(exc.message, code=exc.code) from None
 
-    def get_user(self, validated_token: Token) -> Principal:  # type: ignore[override]
+    def get_user(  # type: ignore[override]
+        self, validated_token: Token, read: Callable[[list[str]], dict[str, Any]] = cache_get_many
+    ) -> Principal:
+        """simplejwt's hook: the token's live user, from the shared cache through `read`."""
         try:
             return auth_state.principal_get(
-                user_id=str(validated_token["sub"]), session_id=str(validated_token["sid"])
+                user_id=str(validated_token["sub"]), session_id=str(validated_token["sid"]), read=read
             )
         except TokenNotValid as exc:
             raise AuthenticationFailed(exc.message, code=exc.code) from None

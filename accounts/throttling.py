@@ -312,6 +312,8 @@ def auth_read(request: HttpRequest, keys: list[str], buckets: list[tuple[str, st
         result = guarded_read((window[1], window[2]), [*keys, *extra], counters, reader=reader)
         if result is None:
             logger.error("rate limiting unavailable (cache down?): failing open for %s", AUTH_FAILURES_GROUP)
+            # Nothing prefetched: the view reads the database, without trying Redis again.
+            setattr(request, _PREFETCHED, {})
             return {}
         failures, found, counts = result
         _refuse_if_over(request, window, failures)
@@ -348,6 +350,7 @@ def _count_with_prefetch(request, bucket: tuple[str, str, str]) -> tuple[int, in
     counters, windows = _counter_plan([bucket])
     result = guarded_read(None, keys, counters, reader=caches["default"])
     if result is None:
+        setattr(django_request, _PREFETCHED, {})  # not tried again in this request
         return None
     _, found, counts = result
     setattr(django_request, _PREFETCHED, found)

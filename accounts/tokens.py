@@ -5,7 +5,7 @@ import copy
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -132,9 +132,9 @@ class TokenPair:
     expires_in: int
     refresh_expires_in: int
     refresh_expires_at: datetime
-    # The refresh token's row for simplejwt's OutstandingToken table, when the caller records
-    # it itself (token_pair_issue(record=False)).
-    refresh_record: dict | None = None
+    # The refresh token's row for simplejwt's OutstandingToken table (already written unless
+    # token_pair_issue(record=False): then the caller writes it in its own statement).
+    refresh_record: dict = field(default_factory=dict)
 
 
 def refresh_lifetime(*, remember_me: bool) -> timedelta:
@@ -210,7 +210,7 @@ def token_pair_issue(
         expires_in=int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds()),
         refresh_expires_in=int(lifetime.total_seconds()),
         refresh_expires_at=expires_at,
-        refresh_record=None if record else refresh_record,
+        refresh_record=refresh_record,
     )
 
 

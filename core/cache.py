@@ -18,11 +18,6 @@ def cache_get_many(keys: list[str]) -> dict[str, Any]:
         return {}
 
 
-def cache_get(key: str) -> Any:
-    """One entry, or None when it is missing or the cache is down."""
-    return cache_get_many([key]).get(key)
-
-
 def cache_call(method: str, *args: Any, **kwargs: Any) -> None:
     """A cache write that logs instead of failing the request when the cache is down."""
     try:

@@ -126,7 +126,9 @@ def test_introspection_is_not_counted_against_the_calling_keys_owner(settings):
     ]
 
 
-def test_with_redis_down_authenticated_requests_are_served_from_the_database(tokens, settings, user):
+def test_with_redis_down_authenticated_requests_verify_and_introspection_are_served_from_the_database(
+    tokens, settings, user
+):
     services_required()
     unreachable = {"LOCATION": "redis://127.0.0.1:9/0", "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2}}
     caches = {
@@ -138,6 +140,12 @@ def test_with_redis_down_authenticated_requests_are_served_from_the_database(tok
     assert client.get("/api/v1/auth/me").json()["username"] == user.username
     _key, full_key = apikey_create(owner=user, name="ci", scopes=["profile:read"])
     assert key_client(full_key).get("/api/v1/auth/me").status_code == HTTPStatus.OK
+    body = {"token": tokens["access_token"]}
+    assert APIClient().post("/api/v1/auth/verify", body, format="json").json()["valid"] is True
+    service = UserFactory(username="inference", role=Role.SERVICE_ACCOUNT)
+    _rs, rs_key = apikey_create(owner=service, name="rs", scopes=["tokens:introspect"])
+    answer = key_client(rs_key).post("/api/v1/auth/introspect", body, format="json").json()
+    assert answer["active"] is True and answer["username"] == user.username
 
 
 def test_the_wsgi_app_skips_closing_caches_that_close_nothing_and_keeps_it_for_others(settings):

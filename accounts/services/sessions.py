@@ -291,8 +291,6 @@ def _rotation_swap(*, session_id: str, user_id: int, jti: str, pair: TokenPair, 
     rotation of the same token waits on the session row, then finds the jti changed: no swap.
     """
     record = pair.refresh_record
-    if record is None:
-        raise ValueError("rotation records the refresh token itself: token_pair_issue(record=False)")
     if not _rotation_in_one_statement():
         return _rotation_swap_portable(session_id=session_id, user_id=user_id, jti=jti, pair=pair, now=now)
     session, outstanding, blacklist = (
@@ -344,7 +342,7 @@ def _rotation_in_one_statement() -> bool:
 def _rotation_swap_portable(
     *, session_id: str, user_id: int, jti: str, pair: TokenPair, now: datetime
 ) -> bool:
-    OutstandingToken.objects.create(**(pair.refresh_record or {}))
+    OutstandingToken.objects.create(**pair.refresh_record)
     blacklisted = BlacklistedToken.objects.filter(token__jti=jti)
     swapped = (
         session_owned(session_id=session_id, user_id=user_id)
