@@ -1,6 +1,5 @@
 """Staff run Gatehouse here. Every change goes through accounts.services, like the API."""
 
-import ipaddress
 from urllib.parse import urlencode
 
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
@@ -34,7 +33,7 @@ from accounts.services.sessions import (
 from accounts.services.users import user_admin_update, user_set_active
 from core.errors import ServiceError
 from core.pagination import EstimatedCountPaginator
-from core.request import RequestMeta
+from core.request import RequestMeta, canonical_ip
 
 
 class UserChangeForm(forms.ModelForm):
@@ -254,13 +253,6 @@ class UserAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:accounts_user_change", args=[user.pk]))
 
 
-def _ip_address(term: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(term))
-    except ValueError:
-        return None
-
-
 def _error_text(exc: ServiceError) -> str:
     return " ".join(m for messages_ in (exc.errors or {}).values() for m in messages_) or exc.message
 
@@ -295,7 +287,7 @@ class SessionAdmin(admin.ModelAdmin):
         if not term:
             return queryset, False
         match = Q(user__in=selectors.users_named(term).values("pk"))
-        address = _ip_address(term)
+        address = canonical_ip(term)  # PostgreSQL's spelling; a zone id (`%eth0`) dropped
         if address is not None:
             match |= Q(ip_address=address)
         return queryset.filter(match), False

@@ -113,6 +113,8 @@ def test_session_search_is_the_exact_username_in_any_case_or_the_exact_address(s
     assert found("198.51.100.7") == {"alice"}
     assert found("2001:DB8:0::1") == {"bob"}  # the address, however it is written
     assert found("198.51.100") == set()
+    assert found("2001:db8::1%eth0") == {"bob"}  # a zone id is no part of the stored address
+    assert found("::ffff:198.51.100.7") == {"alice"}  # nor is the IPv4-mapped form
 
 
 def test_token_pages_list_newest_first_and_search_by_jti_user_id_or_username(staff, user):
