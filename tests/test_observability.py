@@ -19,7 +19,12 @@ from audit.hooks import audit_listener_add, audit_listener_remove
 from audit.middleware import RequestIdLogFilter
 from audit.models import AuditEvent, Event
 from audit.services import audit_record
-from config.observability.logformat import GatehouseJsonFormatter
+from config.observability.logformat import (
+    ConsoleHandler,
+    GatehouseJsonFormatter,
+    request_line,
+    request_line_handler,
+)
 from config.observability.middleware import route_template
 from tests.test_settings_profiles import PRODUCTION_ENV, manage
 
@@ -333,6 +338,187 @@ def test_request_log_line_has_the_contract_fields(auth_client, user, json_log):
     )
 
 
+def shipped_console(stream) -> ConsoleHandler:
+    """The console as production's LOGGING makes it (config.observability.logformat)."""
+    handler = ConsoleHandler(stream)
+    handler.setFormatter(GatehouseJsonFormatter())
+    handler.addFilter(RequestIdLogFilter())
+    return handler
+
+
+@pytest.fixture
+def console_only():
+    """Makes the gatehouse loggers write to the shipped console alone, when the test calls it:
+    pytest puts its own capture handlers on the root and every non-propagating logger as the
+    test's call starts, after the fixtures, so this is installed in the test's body."""
+    gatehouse = logging.getLogger("gatehouse")
+    saved = gatehouse.handlers, gatehouse.propagate, gatehouse.level
+    stream = io.StringIO()
+    stream.handler = shipped_console(stream)
+    stream.lines = lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    def install():
+        gatehouse.handlers = [stream.handler]
+        gatehouse.propagate = False
+        gatehouse.setLevel(logging.INFO)
+        return stream
+
+    yield install
+    gatehouse.handlers, gatehouse.propagate = saved[0], saved[1]
+    gatehouse.setLevel(saved[2])
+
+
+def test_with_the_shipped_console_request_lines_are_written_without_a_log_record(
+    auth_client, user, console_only, monkeypatch
+):
+    console = console_only()
+    made = []
+    real = logging.Logger.makeRecord
+    monkeypatch.setattr(
+        logging.Logger, "makeRecord", lambda self, *a, **kw: made.append(self.name) or real(self, *a, **kw)
+    )
+    request_logger = logging.getLogger("gatehouse.request")
+    assert request_line_handler(request_logger) is console.handler
+    auth_client.get("/api/v1/auth/me", HTTP_X_REQUEST_ID="req-direct-01")
+    APIClient().get("/api/v1/nowhere", HTTP_X_REQUEST_ID="req-direct-02")
+    assert "gatehouse.request" not in made
+    me, missing = console.lines()
+    assert list(me) == [
+        "timestamp",
+        "level",
+        "logger",
+        "message",
+        "request_id",
+        "method",
+        "route",
+        "status",
+        "duration_ms",
+        "user_id",
+    ]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+\+00:00", me["timestamp"])
+    assert {k: v for k, v in me.items() if k not in ("timestamp", "duration_ms")} == {
+        "level": "INFO",
+        "logger": "gatehouse.request",
+        "message": "GET /api/v1/auth/me 200",
+        "request_id": "req-direct-01",
+        "method": "GET",
+        "route": "/api/v1/auth/me",
+        "status": 200,
+        "user_id": user.pk,
+    }
+    assert isinstance(me["duration_ms"], float)
+    assert (missing["route"], missing["status"], missing["user_id"], missing["request_id"]) == (
+        "/api/*",  # the API's catch-all answers JSON 404s
+        404,
+        None,
+        "req-direct-02",
+    )
+
+
+def _logger_below(root: logging.Logger, name: str = "gatehouse.request") -> logging.Logger:
+    logger = logging.Logger(name)
+    logger.parent = root
+    return logger
+
+
+def test_the_direct_path_is_taken_only_for_the_shipped_console_alone():
+    root = logging.RootLogger(logging.INFO)
+    logger = _logger_below(root)
+    assert request_line_handler(logger) is None  # no handler at all: logging's last resort
+    console = shipped_console(io.StringIO())
+    root.addHandler(console)
+    assert request_line_handler(logger) is console
+
+    root.addHandler(logging.StreamHandler(io.StringIO()))  # an operator's second handler
+    assert request_line_handler(logger) is None
+    root.handlers = [console]
+
+    plain = shipped_console(io.StringIO())
+    plain.setFormatter(logging.Formatter("%(message)s"))  # LOG_FORMAT=plain
+    root.handlers = [plain]
+    assert request_line_handler(logger) is None
+
+    prefixed = shipped_console(io.StringIO())
+    prefixed.setFormatter(GatehouseJsonFormatter(prefix="gatehouse: "))
+    root.handlers = [prefixed]
+    assert request_line_handler(logger) is None
+
+    quiet = shipped_console(io.StringIO())
+    quiet.setLevel(logging.WARNING)
+    root.handlers = [quiet]
+    assert request_line_handler(logger) is None
+
+    root.handlers = [console]
+    logger.addFilter(lambda record: False)  # a filter decides per record: logging must run it
+    assert request_line_handler(logger) is None
+    logger.filters.clear()
+
+    own = shipped_console(io.StringIO())
+    logger.addHandler(own)
+    assert request_line_handler(logger) is None  # two consoles would get the line
+    logger.propagate = False
+    assert request_line_handler(logger) is own
+
+
+REQUEST_LINE_CASES = [
+    # method, route, status, duration_ms, user_id, request_id
+    ("GET", "/api/v1/auth/me", 200, 0.42, 7, "req-12345678"),
+    ("POST", "/api/v1/auth/login", 401, 123.0, None, "0123456789abcdef0123456789abcdef"),
+    ("OTHER", "<unmatched>", 404, 0.01, None, "-"),
+    ("DELETE", "/api/v1/auth/sessions/<session_id>", 204, 1e-05, 2**40, "a.b:c_d-e"),
+    ("GET", '/odd "route"\\ é\u2028\n', 200, 17.5, 1, "x" * 64),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "route", "status", "duration_ms", "user_id", "request_id"), REQUEST_LINE_CASES
+)
+def test_the_direct_request_line_is_exactly_what_the_json_formatter_writes(
+    method, route, status, duration_ms, user_id, request_id
+):
+    record = logging.getLogger("gatehouse.request").makeRecord(
+        "gatehouse.request",
+        logging.INFO,
+        __file__,
+        0,
+        "%s %s %s",
+        (method, route, status),
+        None,
+        extra={
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": duration_ms,
+            "user_id": user_id,
+        },
+    )
+    record.request_id = request_id  # what RequestIdLogFilter adds
+    direct = request_line(
+        created=record.created,
+        logger="gatehouse.request",
+        request_id=request_id,
+        method=method,
+        route=route,
+        status=status,
+        duration_ms=duration_ms,
+        user_id=user_id,
+    )
+    assert direct == GatehouseJsonFormatter().format(record)
+
+
+def test_a_console_that_cannot_write_does_not_fail_the_request(
+    auth_client, console_only, monkeypatch, capsys
+):
+    def broken(text):
+        raise OSError("disk full")
+
+    console = console_only()
+    monkeypatch.setattr(console, "write", broken)
+    assert auth_client.get("/api/v1/auth/me").status_code == HTTPStatus.OK
+    # The direct write failed, so the record went through logging, which reports its own errors.
+    assert "--- Logging error ---" in capsys.readouterr().err
+
+
 def test_other_log_lines_carry_the_request_id(api_client, user, json_log, django_capture_on_commit_callbacks):
     refresh = login(api_client, "alice")["refresh_token"]
     for _ in range(2):  # the second use is reuse, which the service logs as a warning
@@ -436,6 +622,32 @@ def test_log_format_is_json_in_production_and_plain_elsewhere():
     refused = manage("check", env={"LOG_FORMAT": "xml"})
     assert refused.returncode == 1
     assert refused.stderr.strip() == "error: LOG_FORMAT must be plain or json, not 'xml'"
+
+
+def test_production_writes_request_lines_straight_to_its_console():
+    code = (
+        "import logging; from django.test import Client\n"
+        "made = []\n"
+        "real = logging.Logger.makeRecord\n"
+        "logging.Logger.makeRecord = lambda self, *a, **kw: made.append(self.name) or real(self, *a, **kw)\n"
+        "answer = Client().get('/api/v1/', HTTP_HOST='auth.example.com', HTTP_X_REQUEST_ID='req-production-1',"
+        " secure=True)\n"
+        "print(answer.status_code, 'gatehouse.request' in made)"
+    )
+    result = manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV)
+    assert result.stdout.split() == ["200", "False"], result.stderr
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert {
+        k: line[k] for k in ("level", "logger", "message", "request_id", "route", "status", "user_id")
+    } == {
+        "level": "INFO",
+        "logger": "gatehouse.request",
+        "message": "GET /api/v1/ 200",
+        "request_id": "req-production-1",
+        "route": "/api/v1/",
+        "status": 200,
+        "user_id": None,
+    }
 
 
 def test_production_json_logs_are_one_object_a_line():

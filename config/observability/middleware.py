@@ -11,6 +11,8 @@ from functools import lru_cache
 
 from django.utils.functional import SimpleLazyObject, empty
 
+from audit.middleware import current_request_id
+from config.observability.logformat import request_line, request_line_handler
 from core.metrics import REQUEST_DURATION
 
 request_logger = logging.getLogger("gatehouse.request")
@@ -90,24 +92,48 @@ class RequestObservabilityMiddleware:
         method = request.method if request.method in _KNOWN_METHODS else "OTHER"
         status = response.status_code
         REQUEST_DURATION.labels(route, method, _status_class(status)).observe(elapsed)
-        if request_logger.isEnabledFor(logging.INFO):
-            # The record made directly: Logger.log would also walk the stack for a caller's
-            # file and line, which this line does not print.
-            record = request_logger.makeRecord(
-                request_logger.name,
-                logging.ERROR if status >= 500 else logging.INFO,
-                __file__,
-                0,
-                "%s %s %s",
-                (method, route, status),
-                None,
-                extra={
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "user_id": _user_id(request),
-                },
-            )
-            request_logger.handle(record)
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if request_logger.isEnabledFor(level):
+            _log_request(request, level, method, route, status, round(elapsed * 1000, 2))
         return response
+
+
+def _log_request(request, level: int, method: str, route: str, status: int, duration_ms: float) -> None:
+    """The request's line on `gatehouse.request`: written straight to the console when that is
+    where it goes as shipped (config.observability.logformat.request_line, the same text),
+    else as a record through logging (another handler, a filter, the plain format, an error)."""
+    user_id = _user_id(request)
+    if level == logging.INFO and (user_id is None or type(user_id) is int):
+        console = request_line_handler(request_logger)
+        if console is not None and console.emit_line(
+            request_line(
+                created=time.time(),
+                logger=request_logger.name,
+                request_id=current_request_id.get(),
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=duration_ms,
+                user_id=user_id,
+            )
+        ):
+            return
+    # The record made directly: Logger.log would also walk the stack for a caller's file and
+    # line, which this line does not print.
+    record = request_logger.makeRecord(
+        request_logger.name,
+        level,
+        __file__,
+        0,
+        "%s %s %s",
+        (method, route, status),
+        None,
+        extra={
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": duration_ms,
+            "user_id": user_id,
+        },
+    )
+    request_logger.handle(record)
