@@ -33,10 +33,12 @@ handler500 = "config.exception_handler.handler500"
 
 api_v1 = [
     re_path(r"^$", ServiceInfoView.as_view(), name="api-root"),
+    # Tried in order, none overlapping: the few API-key routes (introspection among them), then
+    # the accounts' (their hot paths first), then the probes.
+    path("", include("apikeys.api.urls")),
+    path("", include("accounts.api.urls")),
     route("health", HealthView, "api-health"),
     route("health/live", LivenessView, "api-health-live"),
-    path("", include("accounts.api.urls")),
-    path("", include("apikeys.api.urls")),
 ]
 
 urlpatterns = [

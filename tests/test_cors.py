@@ -3,7 +3,11 @@
 from http import HTTPStatus
 
 import pytest
+from corsheaders.middleware import CorsMiddleware as CorsHeadersMiddleware
+from django.http import HttpResponse
+from django.test import RequestFactory
 
+from config.middleware import CorsMiddleware
 from tests.test_settings_profiles import manage
 
 APP = "https://app.example.com"
@@ -74,6 +78,53 @@ def test_cors_covers_only_the_api(client, cors, db):
         assert "Access-Control-Allow-Origin" not in response, path
     response = preflight(client, "/admin/login/", APP)
     assert "Access-Control-Allow-Origin" not in response
+
+
+CORS_HEADERS = (
+    "Vary",
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Allow-Methods",
+)
+
+
+def _cors_view_of(response) -> dict:
+    return {name: response.get(name) for name in CORS_HEADERS} | {"status": response.status_code}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("get", "/api/v1/", {}),
+        ("get", "/api/v1/auth/me", {}),
+        ("post", "/api/v1/auth/login", {}),
+        ("get", "/admin/login/", {}),
+        ("options", "/api/v1/auth/login", {"HTTP_ACCESS_CONTROL_REQUEST_METHOD": "POST"}),
+        ("get", "/api/v1/", {"HTTP_ORIGIN": APP}),
+        ("get", "/api/v1/", {"HTTP_ORIGIN": "https://evil.example.com"}),
+    ],
+)
+def test_cors_answers_as_django_cors_headers_does(cors, method, path, headers):
+    """config.middleware.CorsMiddleware skips corsheaders' work for requests without an Origin;
+    what every answer says about CORS is what corsheaders' own middleware says."""
+
+    def view(request):
+        response = HttpResponse("{}", content_type="application/json")
+        response["Vary"] = "Accept"  # a view's own Vary is kept, origin added to it
+        return response
+
+    answers = []
+    for middleware in (CorsMiddleware(view), CorsHeadersMiddleware(view)):
+        request = getattr(RequestFactory(), method)(path, **headers)
+        answers.append(_cors_view_of(middleware(request)))
+    assert answers[0] == answers[1]
+
+
+def test_an_api_answer_to_a_program_varies_on_origin_but_allows_none(client, cors):
+    response = client.get("/api/v1/")
+    assert response.status_code == HTTPStatus.OK
+    assert "origin" in response["Vary"].lower()
+    assert not [name for name in response.headers if name.lower().startswith("access-control-")]
 
 
 def test_cors_origins_come_from_the_environment():

@@ -1,9 +1,13 @@
 from accounts.api import admin_views, views
 from core.routing import route
 
+# Django tries the patterns in order (none of them overlap): the hot paths first.
 urlpatterns = [
-    route("auth/register", views.RegisterView, "auth-register"),
+    route("auth/me", views.MeView, "auth-me"),
+    route("auth/refresh", views.RefreshView, "auth-refresh"),
+    route("auth/verify", views.VerifyView, "auth-verify"),
     route("auth/login", views.LoginView, "auth-login"),
+    route("auth/register", views.RegisterView, "auth-register"),
     route("auth/login/mfa", views.LoginMfaView, "auth-login-mfa"),
     route("auth/mfa/totp/setup", views.TotpSetupView, "auth-mfa-totp-setup"),
     route("auth/mfa/totp/confirm", views.TotpConfirmView, "auth-mfa-totp-confirm"),
@@ -11,9 +15,6 @@ urlpatterns = [
     route("auth/mfa/recovery-codes", views.RecoveryCodesView, "auth-mfa-recovery-codes"),
     route("auth/verify-email", views.VerifyEmailView, "auth-verify-email"),
     route("auth/verify-email/resend", views.VerifyEmailResendView, "auth-verify-email-resend"),
-    route("auth/refresh", views.RefreshView, "auth-refresh"),
-    route("auth/verify", views.VerifyView, "auth-verify"),
-    route("auth/me", views.MeView, "auth-me"),
     route("auth/profile", views.MeView, "auth-profile"),
     route("auth/logout", views.LogoutView, "auth-logout"),
     route("auth/logout-all", views.LogoutAllView, "auth-logout-all"),

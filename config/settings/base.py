@@ -141,7 +141,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, before anything that can answer (a redirect, a static file, an error), so
     # every /api/v1/ answer carries its CORS headers and preflights never reach a view.
-    "corsheaders.middleware.CorsMiddleware",
+    "config.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (admin, Swagger UI) straight from gunicorn, compressed and cached.
     "whitenoise.middleware.WhiteNoiseMiddleware",
