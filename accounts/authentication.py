@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
-from rest_framework.authentication import get_authorization_header
+from rest_framework import HTTP_HEADER_ENCODING
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -24,9 +24,19 @@ from core.cache import cache_get_many
 API_KEY_PREFIX = "gk_"
 
 
+def authorization_header(request: Request) -> bytes:
+    """The `Authorization` header as bytes, as DRF's `get_authorization_header` gives it, read
+    from the WSGI environ: DRF's reads `request.headers`, which parses every header of the
+    request into a mapping first (on every authenticated request, twice with API keys first)."""
+    auth = request.META.get("HTTP_AUTHORIZATION", b"")
+    if isinstance(auth, str):
+        auth = auth.encode(HTTP_HEADER_ENCODING)
+    return auth
+
+
 def bearer_credential(request: Request) -> str | None:
     """The credential after `Bearer `, None when the header is absent or another scheme."""
-    return _bearer_credential(get_authorization_header(request))
+    return _bearer_credential(authorization_header(request))
 
 
 def _bearer_credential(header: bytes) -> str | None:
@@ -89,7 +99,7 @@ class SessionJWTAuthentication(JWTAuthentication):
         return self.get_user(token, read=lambda keys: auth_read(django_request, keys, buckets))
 
     def get_header(self, request: Request) -> bytes:
-        return get_authorization_header(request)
+        return authorization_header(request)
 
     def get_raw_token(self, header: bytes) -> bytes | None:
         raw = _bearer_credential(header)

@@ -15,6 +15,7 @@ A cache outage fails open with a loud log line (health reports the cache down).
 
 import logging
 import time
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -130,12 +131,20 @@ def principal_buckets(
 def _counter_plan(buckets: list[tuple[str, str, str]]) -> tuple[list[tuple[str, int]], list[tuple[int, int]]]:
     """django-ratelimit's cache key and TTL for each bucket, and its (limit, window end)."""
     counters, windows = [], []
+    prefix = getattr(settings, "RATELIMIT_CACHE_PREFIX", "rl:")
     for group, value, rate in buckets:
         limit, period = _split_rate(rate)
         window = _get_window(value, period)
-        counters.append((_make_cache_key(group, window, rate, value, ALL), period + EXPIRATION_FUDGE))
+        counters.append((_counter_key(group, window, rate, value, prefix), period + EXPIRATION_FUDGE))
         windows.append((limit, window))
     return counters, windows
+
+
+@lru_cache(maxsize=4096)
+def _counter_key(group: str, window: int, rate: str, value: str, prefix: str) -> str:
+    """django-ratelimit's key for one window of a bucket (a hash of its parts): the same for
+    every request of a principal until the window ends, so remembered per process."""
+    return _make_cache_key(group, window, rate, value, ALL)
 
 
 # Where auth_read leaves the counts it took, on the Django request, for PrincipalThrottle.

@@ -14,8 +14,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
+from rest_framework.authentication import get_authorization_header
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from accounts import signing
+from accounts.authentication import authorization_header
 from accounts.models import Session
 from accounts.tests.factories import UserFactory
 from accounts.tests.helpers import bearer_client, login
@@ -350,6 +354,24 @@ def test_odd_authorization_headers(api_client, header):
     response = api_client.get("/api/v1/auth/me", HTTP_AUTHORIZATION=header)
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response.json()["code"] in {"token_not_valid", "not_authenticated"}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer abc.def.ghi",
+        "bearer\tabc",
+        "Bearer \u00e9\u00e8",
+        "Basic dXNlcjpwYXNz",
+        "Bearer gk_x_y",
+    ],
+)
+def test_the_authorization_header_is_read_as_drf_reads_it(header):
+    extra = {} if header is None else {"HTTP_AUTHORIZATION": header}
+    request = Request(APIRequestFactory().get("/api/v1/auth/me", **extra))
+    assert authorization_header(request) == get_authorization_header(request)
 
 
 def test_tokens_in_query_strings_or_bodies_never_authenticate(api_client, victim):
