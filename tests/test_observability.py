@@ -25,7 +25,7 @@ from config.observability.logformat import (
     request_line,
     request_line_handler,
 )
-from config.observability.middleware import route_template
+from config.observability.middleware import request_record, route_template
 from tests.test_settings_profiles import PRODUCTION_ENV, manage
 
 pytestmark = pytest.mark.django_db
@@ -473,25 +473,10 @@ REQUEST_LINE_CASES = [
 @pytest.mark.parametrize(
     ("method", "route", "status", "duration_ms", "user_id", "request_id"), REQUEST_LINE_CASES
 )
-def test_the_direct_request_line_is_exactly_what_the_json_formatter_writes(
+def test_the_direct_request_line_is_exactly_what_the_json_formatter_writes_for_the_record(
     method, route, status, duration_ms, user_id, request_id
 ):
-    record = logging.getLogger("gatehouse.request").makeRecord(
-        "gatehouse.request",
-        logging.INFO,
-        __file__,
-        0,
-        "%s %s %s",
-        (method, route, status),
-        None,
-        extra={
-            "method": method,
-            "route": route,
-            "status": status,
-            "duration_ms": duration_ms,
-            "user_id": user_id,
-        },
-    )
+    record = request_record(logging.INFO, method, route, status, duration_ms, user_id)
     record.request_id = request_id  # what RequestIdLogFilter adds
     direct = request_line(
         created=record.created,

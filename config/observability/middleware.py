@@ -118,9 +118,15 @@ def _log_request(request, level: int, method: str, route: str, status: int, dura
             )
         ):
             return
-    # The record made directly: Logger.log would also walk the stack for a caller's file and
-    # line, which this line does not print.
-    record = request_logger.makeRecord(
+    request_logger.handle(request_record(level, method, route, status, duration_ms, user_id))
+
+
+def request_record(
+    level: int, method: str, route: str, status: int, duration_ms: float, user_id: int | None
+) -> logging.LogRecord:
+    """The request line as a log record. Made directly: Logger.log would also walk the stack
+    for a caller's file and line, which this line does not print."""
+    return request_logger.makeRecord(
         request_logger.name,
         level,
         __file__,
@@ -136,4 +142,3 @@ def _log_request(request, level: int, method: str, route: str, status: int, dura
             "user_id": user_id,
         },
     )
-    request_logger.handle(record)
