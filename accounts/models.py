@@ -263,6 +263,8 @@ class KnownLoginAddress(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "ip_bucket"], name="accounts_known_address_unique"),
         ]
+        # auth_cleanup removes addresses unused for KNOWN_ADDRESS_RETENTION_DAYS, by this index.
+        indexes = [models.Index(fields=["last_seen"], name="accounts_known_seen_idx")]
 
     def __str__(self) -> str:
         return f"{self.user_id}@{self.ip_bucket}"

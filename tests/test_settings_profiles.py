@@ -121,6 +121,11 @@ def test_production_with_redis_sentinel_passes_check_deploy_and_configures_both_
             {"DATABASE_POOL_MODE": "statement"},
             "DATABASE_POOL_MODE must be none or transaction, not 'statement'",
         ),
+        ({"KNOWN_ADDRESS_RETENTION_DAYS": "0"}, "KNOWN_ADDRESS_RETENTION_DAYS must be 1 or more"),
+        (
+            {"KNOWN_ADDRESS_RETENTION_DAYS": "half"},
+            "KNOWN_ADDRESS_RETENTION_DAYS must be a whole number, not 'half'",
+        ),
     ],
 )
 def test_bad_scale_out_settings_are_one_line_errors(env, error):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts import hooks
-from accounts.models import LockoutEpisode, MfaChallenge, Session
+from accounts.models import KnownLoginAddress, LockoutEpisode, MfaChallenge, Session
 from audit.models import Event
 from audit.services import audit_record
 from core.request import SYSTEM, RequestMeta
@@ -23,7 +23,9 @@ ATTEMPT_LOG_RETENTION = timedelta(days=30)
 
 def _cleanup_targets(now: datetime) -> dict[str, QuerySet[Any]]:
     """What goes, in order: tokens and sessions, then other apps' rows (hooks.on_cleanup:
-    API keys), then failed-login records and the lockout episodes that have ended."""
+    API keys), then failed-login records, the lockout episodes that have ended and the known
+    login addresses unused for KNOWN_ADDRESS_RETENTION_DAYS (the table would otherwise grow
+    with every address every account ever used)."""
     cooloff_start = now - settings.AXES_COOLOFF_TIME
     targets: dict[str, QuerySet[Any]] = {
         "tokens": OutstandingToken.objects.filter(expires_at__lt=now),
@@ -35,6 +37,9 @@ def _cleanup_targets(now: datetime) -> dict[str, QuerySet[Any]]:
     targets["attempts"] = AccessAttempt.objects.filter(attempt_time__lt=cooloff_start)
     targets["lockouts"] = LockoutEpisode.objects.filter(expires_at__lt=now)
     targets["failure_logs"] = AccessFailureLog.objects.filter(attempt_time__lt=now - ATTEMPT_LOG_RETENTION)
+    targets["known_addresses"] = KnownLoginAddress.objects.filter(
+        last_seen__lt=now - timedelta(days=settings.KNOWN_ADDRESS_RETENTION_DAYS)
+    )
     return targets
 
 
@@ -46,7 +51,7 @@ def auth_cleanup(
     meta: RequestMeta = SYSTEM,
 ) -> dict[str, int]:
     """Delete expired refresh-token records (and their blacklist rows), ended sessions,
-    expired API keys and old failed-login records, in batches of short transactions so no
+    expired API keys, old failed-login records and long-unused known login addresses, in batches of short transactions so no
     statement holds locks for long. Returns counts per kind (what would go, with dry_run)."""
     now = timezone.now()
     counts: dict[str, int] = {}

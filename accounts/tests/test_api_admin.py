@@ -173,6 +173,7 @@ def test_cleanup_removes_expired_records(api_client, admin, user):
         "attempts",
         "lockouts",
         "failure_logs",
+        "known_addresses",
     }
     assert not Session.objects.filter(user=user).exists()
 

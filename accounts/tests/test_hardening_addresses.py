@@ -2,14 +2,16 @@
 write ports, and the per-account lock against address rotation. Through the API."""
 
 import io
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
 from axes.models import AccessAttempt
 from django.core.management import call_command
+from django.utils import timezone
 
 from accounts.errors import ACCOUNT_LOCKED
-from accounts.models import Session
+from accounts.models import KnownLoginAddress, Session
 from accounts.tests.factories import PASSWORD, UserFactory
 from audit.models import AuditEvent
 
@@ -124,6 +126,30 @@ def test_account_attacked_from_many_addresses_refuses_new_addresses_but_not_know
     # Unlocking clears it for everyone.
     call_command("unlock_user", "alice", stdout=io.StringIO())
     assert attempt(api_client, "alice", PASSWORD, ip="192.0.2.77").status_code == HTTPStatus.OK
+
+
+def test_an_address_unused_past_the_retention_is_forgotten_by_cleanup_and_no_longer_known(
+    api_client, user, settings
+):
+    settings.AXES_ACCOUNT_FAILURE_LIMIT = 6
+    settings.KNOWN_ADDRESS_RETENTION_DAYS = 180
+    for ip in ("203.0.113.10", "203.0.113.20"):
+        assert attempt(api_client, "alice", PASSWORD, ip=ip).status_code == HTTPStatus.OK
+    # 203.0.113.10 was last used 181 days ago, 203.0.113.20 179 days ago.
+    now = timezone.now()
+    KnownLoginAddress.objects.filter(ip_bucket="203.0.113.10").update(last_seen=now - timedelta(days=181))
+    KnownLoginAddress.objects.filter(ip_bucket="203.0.113.20").update(last_seen=now - timedelta(days=179))
+
+    out = io.StringIO()
+    call_command("auth_cleanup", stdout=out)
+    assert "known_addresses: removed 1" in out.getvalue()
+    assert list(KnownLoginAddress.objects.values_list("ip_bucket", flat=True)) == ["203.0.113.20"]
+
+    codes = [attempt(api_client, "alice", ip=f"198.51.100.{i}").status_code for i in range(1, 7)]
+    assert codes[-1] == HTTPStatus.TOO_MANY_REQUESTS  # the account is under attack
+    forgotten = attempt(api_client, "alice", PASSWORD, ip="203.0.113.10")
+    assert forgotten.status_code == HTTPStatus.TOO_MANY_REQUESTS and forgotten.json() == LOCKED
+    assert attempt(api_client, "alice", PASSWORD, ip="203.0.113.20").status_code == HTTPStatus.OK
 
 
 def test_account_lock_answers_unknown_names_like_real_ones(api_client, user, settings):

@@ -433,6 +433,10 @@ AXES_IP_FAILURE_LIMIT = env_int("AXES_IP_FAILURE_LIMIT", 4 * AXES_FAILURE_LIMIT)
 # Failures for one account from any addresses before addresses it has never logged in from
 # are refused (rotating addresses); the owner's known addresses still work.
 AXES_ACCOUNT_FAILURE_LIMIT = env_int("AXES_ACCOUNT_FAILURE_LIMIT", 20)
+# A known address unused this long stops counting as known (auth_cleanup removes it).
+KNOWN_ADDRESS_RETENTION_DAYS = env_int("KNOWN_ADDRESS_RETENTION_DAYS", 180)
+if KNOWN_ADDRESS_RETENTION_DAYS < 1:
+    raise SystemExit("error: KNOWN_ADDRESS_RETENTION_DAYS must be 1 or more")
 AXES_HANDLER = "accounts.lockout.GatehouseAxesHandler"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # Rows are recorded per (username, IP); the handler counts the pair and the IP itself.

@@ -7,8 +7,9 @@ from core.request import RequestMeta
 class Command(BaseCommand):
     help = (
         "Remove expired refresh-token records (and their blacklist rows), ended sessions, expired "
-        "API keys and old failed-login records, in small batches so no statement holds a lock "
-        "for long. --dry-run only counts."
+        "API keys, old failed-login records and known login addresses unused for "
+        "KNOWN_ADDRESS_RETENTION_DAYS, in small batches so no statement holds a lock for long. "
+        "--dry-run only counts."
     )
 
     def add_arguments(self, parser):
