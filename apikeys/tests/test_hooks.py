@@ -37,6 +37,7 @@ def test_auth_cleanup_removes_expired_keys_between_sessions_and_attempts(user):
         "attempts",
         "lockouts",
         "failure_logs",
+        "known_addresses",
     ]
     assert auth_cleanup()["api_keys"] == 1
     assert list(APIKey.objects.values_list("pk", flat=True)) == [kept.pk]
