@@ -53,6 +53,29 @@ def verify() -> tuple[int, str]:
     return 0, out.getvalue()
 
 
+def run_writers(count: int, write) -> None:
+    """`write(n)` on `count` threads started together, each with its own database connection
+    (closed when it ends); any exception a writer raised fails the test."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            write(n)
+        except BaseException as exc:  # noqa: BLE001 - reported below, the thread must not die silently
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+
+
 def chain_with_events(minimum: int) -> tuple[int, list[AuditEvent]]:
     """A non-zero chain holding at least `minimum` events, written here if need be."""
     label = next(f"c{i}" for i in range(1000) if label_chain(f"c{i}") != 0)
@@ -137,30 +160,17 @@ def test_concurrent_writers_with_crossed_multi_event_transactions_never_deadlock
     two events whose targets alone go to different chains, half in one order, half in the other
     (with a lock per target, A-then-B against B-then-A would deadlock)."""
     a, b = labels_in_distinct_chains(2, prefix="pair")
-    errors: list[BaseException] = []
-    start = threading.Barrier(16)
 
-    def writer(n: int) -> None:
-        try:
-            start.wait()
-            for i in range(20):
-                meta = RequestMeta(ip_address="198.51.100.9", user_agent="pytest", request_id=f"t{n}-{i}")
-                first, second = (a, b) if (n + i) % 2 else (b, a)
-                with transaction.atomic():
-                    fail_login(first, meta)
-                    fail_login(f"{second}", meta)
-                    fail_login(f"other-{n}-{i}", meta)
-        except BaseException as exc:  # noqa: BLE001 - reported below, the thread must not die silently
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def write(n: int) -> None:
+        for i in range(20):
+            meta = RequestMeta(ip_address="198.51.100.9", user_agent="pytest", request_id=f"t{n}-{i}")
+            first, second = (a, b) if (n + i) % 2 else (b, a)
+            with transaction.atomic():
+                fail_login(first, meta)
+                fail_login(f"{second}", meta)
+                fail_login(f"other-{n}-{i}", meta)
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
+    run_writers(16, write)
     assert AuditEvent.objects.count() == 16 * 20 * 3
     chains_per_transaction = {}
     for request_id, chain in AuditEvent.objects.values_list("request_id", "chain"):
@@ -237,27 +247,14 @@ def test_concurrent_writers_on_one_chain_get_consecutive_positions_and_verify(se
     """AUDIT_CHAINS=1: 16 connections queue on one head; every event gets the next position,
     links to the one before, and the ids rise along the chain."""
     settings.AUDIT_CHAINS = 1
-    errors: list[BaseException] = []
-    start = threading.Barrier(16)
 
-    def writer(n: int) -> None:
-        try:
-            start.wait()
-            for i in range(25):
-                meta = RequestMeta(ip_address="198.51.100.9", user_agent="pytest", request_id=f"one{n}-{i}")
-                with transaction.atomic():
-                    fail_login(f"one-{n}-{i}", meta)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def write(n: int) -> None:
+        for i in range(25):
+            meta = RequestMeta(ip_address="198.51.100.9", user_agent="pytest", request_id=f"one{n}-{i}")
+            with transaction.atomic():
+                fail_login(f"one-{n}-{i}", meta)
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
+    run_writers(16, write)
     rows = list(AuditEvent.objects.order_by("seq").values_list("chain", "seq", "id", "prev_hash", "hash"))
     assert {r[0] for r in rows} == {0}
     assert [r[1] for r in rows] == list(range(1, 16 * 25 + 1))
